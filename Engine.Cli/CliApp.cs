@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Engine.Cli.Commands;
+using Engine.Core;
+
+namespace Engine.Cli;
+
+/// <summary>
+/// The `engine` command: wires the subcommands and turns every failure into one line on stderr and a
+/// non-zero exit code (the stack trace only with --verbose).
+/// </summary>
+public static class CliApp
+{
+    /// <summary>Shown by every command; prints stack traces of unexpected errors.</summary>
+    public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces of errors", Recursive = true };
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("engine: Llama and Qwen2 inference on ILGPU with LagKV KV-cache compression");
+        root.Options.Add(Verbose);
+        foreach (var command in new[]
+                 {
+                     RunCommand.Create(), ModelsCommand.Create(), PullCommand.Create(), InfoCommand.Create(),
+                     DoctorCommand.Create(), TokenizeCommand.Create(), TemplateCommand.Create(), BenchCommand.Create(),
+                     EvalCommand.Create(),
+                 })
+            root.Subcommands.Add(command);
+        return root;
+    }
+
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        var root = BuildRoot();
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            stderr.WriteLine($"error: {OneLine(parsed.Errors[0].Message)} (see: engine {CommandPath(parsed)}--help)");
+            return 2;
+        }
+        bool verbose = parsed.GetValue(Verbose);
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e)
+        {
+            return ReportError(e, verbose, stderr);
+        }
+    }
+
+    public static int ReportError(Exception e, bool verbose, TextWriter stderr)
+    {
+        if (e is AggregateException { InnerExceptions.Count: 1 } agg) e = agg.InnerExceptions[0];
+        if (e is OperationCanceledException) { stderr.WriteLine("cancelled"); return 130; }
+        string message = e is EngineException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+        stderr.WriteLine($"error: {OneLine(message)}");
+        if (verbose) stderr.WriteLine(e.ToString());
+        return 1;
+    }
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+
+    private static string CommandPath(ParseResult parsed)
+    {
+        var names = new List<string>();
+        for (var r = parsed.CommandResult; r is not null && r.Command is not RootCommand; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, r.Command.Name);
+        return string.Concat(names.Select(n => n + " "));
+    }
+}

@@ -1,0 +1,3 @@
+using Engine.Cli;
+
+return CliApp.Run(args);

@@ -1,0 +1,106 @@
+using Engine.Core;
+
+namespace Engine.Kernels;
+
+/// <summary>Which implementation runs the ops.</summary>
+public enum BackendKind
+{
+    /// <summary>ILGPU on an NVIDIA GPU.</summary>
+    Cuda,
+    /// <summary>ILGPU on an OpenCL device.</summary>
+    OpenCL,
+    /// <summary>ILGPU's CPU accelerator: a simulator for testing kernels, not for speed.</summary>
+    IlgpuCpu,
+    /// <summary>The SIMD CPU backend (System.Numerics.Tensors, worker threads).</summary>
+    SimdCpu,
+}
+
+/// <summary>Bytes moved between host and backend memory, counted by the backend.</summary>
+public sealed class TransferCounters
+{
+    private long _toDevice, _toHost;
+    public long BytesToDevice => Interlocked.Read(ref _toDevice);
+    public long BytesToHost => Interlocked.Read(ref _toHost);
+    public void AddToDevice(long bytes) => Interlocked.Add(ref _toDevice, bytes);
+    public void AddToHost(long bytes) => Interlocked.Add(ref _toHost, bytes);
+}
+
+/// <summary>The shape of an attention call.</summary>
+public readonly record struct AttentionShape(int Heads, int KvHeads, int HeadDim)
+{
+    public int GroupSize => Heads / KvHeads;
+    public float Scale => 1f / MathF.Sqrt(HeadDim);
+}
+
+/// <summary>
+/// The op set of the Llama/Qwen2 forward pass. Two implementations: ILGPU kernels (CUDA, OpenCL, the
+/// CPU accelerator) and the SIMD CPU backend; both are checked against one float64 reference.
+/// Activations are always F32; weights are F32, F16 or BF16 and are widened in registers with F32
+/// accumulation. Ops are enqueued in order; <see cref="Synchronize"/> waits for them. Row-major
+/// everywhere: a matrix [rows, cols] has element (r, c) at r * cols + c.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Human-readable device name, e.g. "cuda: NVIDIA H200" or "cpu-simd (2 threads)".</summary>
+    string Name { get; }
+    BackendKind Kind { get; }
+    /// <summary>Host/device traffic through <see cref="Upload{T}"/> and <see cref="Download{T}"/>.</summary>
+    TransferCounters Transfers { get; }
+    /// <summary>Bytes currently allocated through <see cref="Allocate"/> and not yet disposed.</summary>
+    long AllocatedBytes { get; }
+    /// <summary>Peak of <see cref="AllocatedBytes"/>.</summary>
+    long PeakAllocatedBytes { get; }
+
+    DeviceArray Allocate(DType dtype, long length);
+    /// <summary>Copies host data into <paramref name="dst"/> starting at element <paramref name="dstOffset"/>; T's size must match dst's dtype (ushort for F16/BF16, float, int).</summary>
+    void Upload<T>(DeviceArray dst, ReadOnlySpan<T> src, long dstOffset = 0) where T : unmanaged;
+    /// <summary>Copies <paramref name="dst"/>.Length elements from <paramref name="src"/> starting at <paramref name="srcOffset"/> to the host; waits for pending work.</summary>
+    void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged;
+    void Synchronize();
+
+    /// <summary>output[i, :] = widen(table[tokens[i], :]) for i &lt; count. table [vocab, hidden] any weight dtype; tokens I32.</summary>
+    void Embedding(DeviceArray table, DeviceArray tokens, DeviceArray output, int count, int hidden);
+
+    /// <summary>output[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight. x, output F32 [rows, dim] (may alias); weight [dim] any dtype.</summary>
+    void RmsNorm(DeviceArray x, DeviceArray weight, DeviceArray output, int rows, int dim, float eps);
+
+    /// <summary>
+    /// output[r, o] = sum_i x[r, i] * weight[o, i] (+ bias[o]). x F32 [rows, inDim]; weight [outDim, inDim]
+    /// any dtype (HF layout); bias [outDim] any dtype or null; output F32 [rows, outDim]. rows == 1 is the
+    /// decode matrix-vector product, rows &gt; 1 the prefill matrix-matrix product.
+    /// </summary>
+    void Linear(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim);
+
+    /// <summary>
+    /// In-place rotate-half RoPE (Hugging Face convention) on x F32 [rows, heads, headDim]: for
+    /// j &lt; headDim/2, angle = positions[r] * invFreq[j]; (x[j], x[j + half]) becomes
+    /// (x[j] cos - x[j + half] sin, x[j + half] cos + x[j] sin). positions I32 [rows]; invFreq F32 [headDim/2]
+    /// already includes any rope scaling.
+    /// </summary>
+    void Rope(DeviceArray x, DeviceArray positions, DeviceArray invFreq, int rows, int heads, int headDim);
+
+    /// <summary>output[i] = silu(gate[i]) * up[i] for i &lt; count (F32; output may alias gate).</summary>
+    void SiluMul(DeviceArray gate, DeviceArray up, DeviceArray output, long count);
+
+    /// <summary>x[i] += y[i] for i &lt; count (F32): the residual connection.</summary>
+    void Add(DeviceArray x, DeviceArray y, long count);
+
+    /// <summary>
+    /// Writes rows keys/values (F32 [rows, kvHeads, headDim], keys already rotated) into the pool at
+    /// slots startSlot .. startSlot+rows-1 of the layer whose page table (I32, page ids) is given,
+    /// converting to the pool's dtype.
+    /// </summary>
+    void KvWrite(KvPool pool, DeviceArray pageTable, DeviceArray keys, DeviceArray values, int startSlot, int rows);
+
+    /// <summary>
+    /// Paged causal attention for <paramref name="queries"/> query rows q F32 [queries, heads, headDim]
+    /// against a layer holding <paramref name="length"/> slots (the queries' own keys already written,
+    /// as the last <paramref name="queries"/> slots). Query i sees slots [0, length - queries + i].
+    /// output F32 [queries, heads * headDim]. queries == 1 is decode (the slot range split across
+    /// thread groups and combined, flash-decoding style). GQA: query head h reads KV head h / GroupSize.
+    /// </summary>
+    void Attention(DeviceArray q, KvPool pool, DeviceArray pageTable, int length, DeviceArray output, int queries, AttentionShape shape);
+
+    /// <summary>Index of the largest of the first count elements of x (F32); ties go to the lowest index.</summary>
+    int Argmax(DeviceArray x, int count);
+}
