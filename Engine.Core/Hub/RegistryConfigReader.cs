@@ -12,6 +12,9 @@ internal static class RegistryConfigReader
     public static ModelConfig Read(JsonElement config, ModelArchitecture architecture, string where)
     {
         if (config.ValueKind != JsonValueKind.Object) throw new EngineException($"{where}: 'config' must be an object");
+        if (config.TryGetProperty("model_type", out var modelType) && modelType.GetString() is { } type
+            && !string.Equals(type, architecture.ToString(), StringComparison.OrdinalIgnoreCase))
+            throw new EngineException($"{where}: config model_type '{type}' contradicts architecture '{architecture.ToString().ToLowerInvariant()}'");
         bool attentionBias = OptionalBool(config, "attention_bias", where);
         return new ModelConfig
         {

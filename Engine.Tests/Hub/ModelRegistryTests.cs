@@ -118,6 +118,7 @@ public class ModelRegistryTests
 
     [TestCase("\"architecture\": \"llama\"", "\"architecture\": \"gpt2\"", "unknown architecture 'gpt2'")]
     [TestCase("\"hidden_size\": 8,", "", "missing 'hidden_size'")]
+    [TestCase("\"hidden_size\": 8,", "\"hidden_size\": 8, \"model_type\": \"qwen2\",", "contradicts architecture 'llama'")]
     [TestCase("\"repo\": \"org/tiny\"", "\"repo\": \"tiny\"", "not an org/name repo id")]
     [TestCase("\"ratio\": 4", "\"ratio\": 0", "'ratio' must be a positive number")]
     [TestCase("\"torch_dtype\": \"float32\"", "\"torch_dtype\": \"int8\"", "unsupported torch_dtype 'int8'")]
