@@ -98,7 +98,7 @@ public class ModelRegistryTests
     private const string ValidEntry = """
         {"name": "tiny", "repo": "org/tiny", "architecture": "llama", "parameters": 10, "bytes": 20,
          "lagkv": {"lag_size": 64, "sink_size": 4, "ratio": 4},
-         "config": {"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "config": {"model_type": "llama", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
                     "num_key_value_heads": 1, "head_dim": 4, "vocab_size": 32, "max_position_embeddings": 128,
                     "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": null, "tie_word_embeddings": true,
                     "torch_dtype": "float32"}}
@@ -117,11 +117,11 @@ public class ModelRegistryTests
     }
 
     [TestCase("\"architecture\": \"llama\"", "\"architecture\": \"gpt2\"", "unknown architecture 'gpt2'")]
-    [TestCase("\"hidden_size\": 8,", "", "missing 'hidden_size'")]
-    [TestCase("\"hidden_size\": 8,", "\"hidden_size\": 8, \"model_type\": \"qwen2\",", "contradicts architecture 'llama'")]
+    [TestCase("\"hidden_size\": 8,", "", "missing required key \"hidden_size\"")]
+    [TestCase("\"model_type\": \"llama\"", "\"model_type\": \"qwen2\"", "config describes qwen2, not 'llama'")]
     [TestCase("\"repo\": \"org/tiny\"", "\"repo\": \"tiny\"", "not an org/name repo id")]
     [TestCase("\"ratio\": 4", "\"ratio\": 0", "'ratio' must be a positive number")]
-    [TestCase("\"torch_dtype\": \"float32\"", "\"torch_dtype\": \"int8\"", "unsupported torch_dtype 'int8'")]
+    [TestCase("\"torch_dtype\": \"float32\"", "\"torch_dtype\": \"int8\"", "torch_dtype \"int8\" is not supported")]
     public void MalformedEntryIsAOneLineError(string from, string to, string expected)
     {
         string path = Write($"{{\"models\": [{ValidEntry.Replace(from, to, StringComparison.Ordinal)}]}}");
