@@ -24,7 +24,9 @@ internal sealed class FakeHub : IDisposable
         Commit = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
         int port = FreePort();
         Endpoint = $"http://127.0.0.1:{port}";
+        CdnEndpoint = $"http://localhost:{port}";
         _listener.Prefixes.Add(Endpoint + "/");
+        _listener.Prefixes.Add(CdnEndpoint + "/");
         _listener.Start();
         _loop = Task.Run(AcceptLoopAsync);
     }
@@ -32,6 +34,9 @@ internal sealed class FakeHub : IDisposable
     public string RepoId { get; }
     public string Commit { get; }
     public string Endpoint { get; }
+
+    /// <summary>Where LFS files are redirected: another host name for the same server, as a CDN is another host.</summary>
+    public string CdnEndpoint { get; }
 
     /// <summary>The repo's files at <see cref="Commit"/> (path to bytes).</summary>
     public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
@@ -45,7 +50,13 @@ internal sealed class FakeHub : IDisposable
     /// <summary>Cut the connection once after this many bytes of this file's body.</summary>
     public (string File, int Bytes)? CutOnce { get; set; }
 
-    /// <summary>When set, every request without this bearer token gets 401 GatedRepo.</summary>
+    /// <summary>Sizes announced in X-Linked-Size instead of the true ones.</summary>
+    public Dictionary<string, long> AnnouncedSizes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Answer Range requests with the whole file (200), as some servers do.</summary>
+    public bool IgnoreRange { get; set; }
+
+    /// <summary>When set, every hub request (not the CDN's) without this bearer token gets 401 GatedRepo.</summary>
     public string? RequiredToken { get; set; }
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
@@ -90,7 +101,8 @@ internal sealed class FakeHub : IDisposable
         Requests.Enqueue(new RecordedRequest(request.HttpMethod, path, request.Headers["Range"], request.Headers["Authorization"]));
         try
         {
-            if (RequiredToken is not null && request.Headers["Authorization"] != $"Bearer {RequiredToken}")
+            bool cdn = path.StartsWith("/cdn/", StringComparison.Ordinal);
+            if (RequiredToken is not null && !cdn && request.Headers["Authorization"] != $"Bearer {RequiredToken}")
             {
                 Fail(response, 401, "GatedRepo");
                 return;
@@ -143,9 +155,9 @@ internal sealed class FakeHub : IDisposable
             string sha = Sha256(content);
             response.StatusCode = 302;
             response.AddHeader("X-Linked-Etag", $"\"{sha}\"");
-            response.AddHeader("X-Linked-Size", content.Length.ToString());
+            response.AddHeader("X-Linked-Size", AnnouncedSizes.GetValueOrDefault(file, content.Length).ToString());
             response.AddHeader("ETag", "\"not-the-sha\"");
-            response.RedirectLocation = $"{Endpoint}/cdn/{file}";
+            response.RedirectLocation = $"{CdnEndpoint}/cdn/{file}";
             response.ContentLength64 = 0;
             response.Close();
             return;
@@ -174,7 +186,7 @@ internal sealed class FakeHub : IDisposable
         }
         long start = 0;
         string? range = request.Headers["Range"];
-        if (range is not null && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        if (range is not null && !IgnoreRange && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
         {
             start = long.Parse(range["bytes=".Length..^1]);
             if (start >= content.Length)

@@ -141,6 +141,43 @@ public class PullTests
     }
 
     [Test]
+    public async Task ServerIgnoringRangeRestartsTheFileFromZero()
+    {
+        AddSingleFileModel();
+        _hub.CutOnce = ("model.safetensors", 1_000_000);
+        Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
+        _hub.IgnoreRange = true;
+
+        var result = await PullAsync(Environment());
+
+        Assert.That(_hub.Requests.Any(r => r.Path == "/cdn/model.safetensors" && r.Range is not null), Is.True);
+        Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
+    }
+
+    [Test]
+    public void TooLittleDiskSpaceIsReportedBeforeDownloading()
+    {
+        AddSingleFileModel();
+        _hub.AnnouncedSizes["model.safetensors"] = 1L << 60;
+
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
+
+        Assert.That(error!.Message, Does.Contain("not enough disk space"));
+        Assert.That(_hub.Requests.Where(r => r.Method == "GET").Select(r => r.Path), Has.None.StartsWith("/cdn/"));
+    }
+
+    [Test]
+    public void SizeDifferentFromTheAnnouncedOneIsRejected()
+    {
+        AddSingleFileModel();
+        _hub.AnnouncedSizes["tokenizer.model"] = 1;
+        _hub.Files.Remove("tokenizer.json");
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
+        Assert.That(error!.Message, Does.Contain("tokenizer.model"));
+        Assert.That(File.Exists(Path.Combine(RepoFolder, "refs", "main")), Is.False);
+    }
+
+    [Test]
     public void ChecksumMismatchIsRejectedAndNothingLooksComplete()
     {
         AddSingleFileModel();
@@ -237,8 +274,12 @@ public class PullTests
         AddSingleFileModel();
         _hub.RequiredToken = "hf_secret_test_token";
         await PullAsync(Environment(token: "hf_secret_test_token"));
-        Assert.That(_hub.Requests, Is.Not.Empty);
-        Assert.That(_hub.Requests.Select(r => r.Authorization), Has.All.EqualTo("Bearer hf_secret_test_token"));
+        var hubRequests = _hub.Requests.Where(r => !r.Path.StartsWith("/cdn/")).ToList();
+        var cdnRequests = _hub.Requests.Where(r => r.Path.StartsWith("/cdn/")).ToList();
+        Assert.That(hubRequests, Is.Not.Empty);
+        Assert.That(hubRequests.Select(r => r.Authorization), Has.All.EqualTo("Bearer hf_secret_test_token"));
+        Assert.That(cdnRequests, Is.Not.Empty);
+        Assert.That(cdnRequests.Select(r => r.Authorization), Has.All.Null, "the token is not sent to another host");
     }
 
     [Test]
