@@ -50,6 +50,9 @@ internal sealed class FakeHub : IDisposable
     /// <summary>Cut the connection once after this many bytes of this file's body.</summary>
     public (string File, int Bytes)? CutOnce { get; set; }
 
+    /// <summary>Old repo ids answered with a relative redirect to <see cref="RepoId"/>, as the hub does for renamed repos.</summary>
+    public HashSet<string> RenamedFrom { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Sizes announced in X-Linked-Size instead of the true ones.</summary>
     public Dictionary<string, long> AnnouncedSizes { get; } = new(StringComparer.Ordinal);
 
@@ -107,6 +110,16 @@ internal sealed class FakeHub : IDisposable
                 Fail(response, 401, "GatedRepo");
                 return;
             }
+            foreach (string old in RenamedFrom)
+                foreach (string prefix in new[] { "/api/models/", "/" })
+                    if (path.StartsWith($"{prefix}{old}/", StringComparison.Ordinal))
+                    {
+                        response.StatusCode = 307;
+                        response.AddHeader("Location", prefix + RepoId + path[(prefix.Length + old.Length)..]);
+                        response.ContentLength64 = 0;
+                        response.Close();
+                        return;
+                    }
             string api = $"/api/models/{RepoId}/revision/";
             string resolve = $"/{RepoId}/resolve/";
             if (path.StartsWith(api, StringComparison.Ordinal)) ServeRevision(response, path[api.Length..]);

@@ -108,6 +108,19 @@ public class PullTests
     }
 
     [Test]
+    public async Task RenamedRepoIsFollowedAndStoredUnderTheRequestedName()
+    {
+        AddSingleFileModel();
+        _hub.RenamedFrom.Add("old-org/Old-Name");
+
+        var result = await PullAsync(Environment(), "old-org/Old-Name");
+
+        Assert.That(result.Folder, Is.EqualTo(new HubCacheLayout(_cache.Path).SnapshotFolder("old-org/Old-Name", _hub.Commit)));
+        Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
+        Assert.That(_hub.Requests.Any(r => r.Method == "HEAD" && r.Path.StartsWith("/old-org/Old-Name/resolve/")), Is.True);
+    }
+
+    [Test]
     public async Task TokenizerModelIsTakenWhenThereIsNoTokenizerJson()
     {
         AddSingleFileModel();
