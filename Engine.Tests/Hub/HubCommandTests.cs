@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Engine.Cli;
 using Engine.Core.Hub;
+using Engine.Tests.Support;
 using NUnit.Framework;
 
 namespace Engine.Tests.Hub;
@@ -68,6 +69,26 @@ public class HubCommandTests
         Assert.That(output, Does.Contain("model.safetensors: done").And.Contain("pulled org/cli-model"));
         var again = Run("pull", "org/cli-model");
         Assert.That(again.Out, Does.Contain("already present"));
+    }
+
+    /// <summary>A real model pulled from the fake hub is then usable by repo id from other commands.</summary>
+    [Test]
+    public void PulledModelIsUsableByRepoId()
+    {
+        string source = SharedAssets.Require("models", "stories260K");
+        using var hub = new FakeHub("karpathy/stories260K");
+        foreach (string name in new[] { "config.json", "generation_config.json", "tokenizer.json", "model.safetensors" })
+            hub.AddFile(name, File.ReadAllBytes(Path.Combine(source, name)), lfs: name.EndsWith(".safetensors"));
+        hub.AddFile("expected_greedy_200.txt", File.ReadAllBytes(Path.Combine(source, "expected_greedy_200.txt")));
+        using var _ = HubEnvironment.Use(new HubEnvironment(_cache.Path, hub.Endpoint, null, false));
+
+        Assert.That(Run("pull", "karpathy/stories260K").Code, Is.Zero);
+        var (code, output, error) = Run("info", "--model", "karpathy/stories260K");
+
+        Assert.That(code, Is.Zero, error);
+        Assert.That(output, Does.Contain("260,032").And.Contain(HubCacheLayout.RepoFolderName("karpathy/stories260K")));
+        Assert.That(Directory.GetFiles(new HubCacheLayout(_cache.Path).SnapshotFolder("karpathy/stories260K", hub.Commit)).Select(Path.GetFileName),
+            Has.None.EqualTo("expected_greedy_200.txt"));
     }
 
     [Test]
