@@ -223,7 +223,8 @@ internal sealed class FakeHub : IDisposable
             int count = (int)Math.Min(cut.Bytes, content.Length - start);
             response.OutputStream.Write(content, (int)start, count);
             response.OutputStream.Flush();
-            Thread.Sleep(100);
+            // Give the client time to take the bytes in before the reset (a reset may drop unread data).
+            Thread.Sleep(500);
             response.Abort();
             return;
         }
