@@ -7,7 +7,8 @@ namespace Engine.Core.Hub;
 /// atomicity: every blob is verified first, then linked into <c>snapshots/&lt;commit&gt;/</c> (config.json last), and
 /// the ref is written at the very end, so an interrupted or failed pull never leaves a snapshot that looks complete.
 /// </summary>
-public sealed class ModelPuller(HubEnvironment environment, IPullProgress progress, TimeSpan? stallTimeout = null)
+/// <param name="silenceTimeout">How long the hub may stay silent (no answer, no bytes) before a request fails; 60 s by default.</param>
+public sealed class ModelPuller(HubEnvironment environment, IPullProgress progress, TimeSpan? silenceTimeout = null)
 {
     public async Task<PullResult> PullAsync(ModelReference reference, CancellationToken cancel)
     {
@@ -16,8 +17,8 @@ public sealed class ModelPuller(HubEnvironment environment, IPullProgress progre
         var cache = new HubCacheLayout(environment.CacheRoot);
         if (environment.Offline) return FromCacheOffline(reference, cache, repo);
 
-        using var client = new HubClient(environment);
-        var downloader = new BlobDownloader(client, cache, progress, stallTimeout);
+        using var client = new HubClient(environment, silenceTimeout);
+        var downloader = new BlobDownloader(client, cache, progress, silenceTimeout);
         var revision = await client.GetRevisionAsync(repo, reference.Revision, cancel);
         string commit = revision.Commit;
         string snapshot = cache.SnapshotFolder(repo, commit);

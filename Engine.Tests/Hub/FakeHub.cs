@@ -16,6 +16,7 @@ namespace Engine.Tests.Hub;
 internal sealed class FakeHub : IDisposable
 {
     private readonly HttpListener _listener = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
 
     public FakeHub(string repoId)
@@ -46,6 +47,12 @@ internal sealed class FakeHub : IDisposable
 
     /// <summary>Files whose served bytes differ from what their ETag promises (same length).</summary>
     public HashSet<string> TamperedFiles { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Never answer the revision API (until disposed).</summary>
+    public bool SilentApi { get; set; }
+
+    /// <summary>Send this many bytes of this file's body, then go silent without closing (until disposed).</summary>
+    public (string File, int Bytes)? StallOnce { get; set; }
 
     /// <summary>Cut the connection once after this many bytes of this file's body.</summary>
     public (string File, int Bytes)? CutOnce { get; set; }
@@ -122,6 +129,12 @@ internal sealed class FakeHub : IDisposable
                     }
             string api = $"/api/models/{RepoId}/revision/";
             string resolve = $"/{RepoId}/resolve/";
+            if (SilentApi && path.StartsWith("/api/", StringComparison.Ordinal))
+            {
+                _stopping.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+                response.Abort();
+                return;
+            }
             if (path.StartsWith(api, StringComparison.Ordinal)) ServeRevision(response, path[api.Length..]);
             else if (path.StartsWith(resolve, StringComparison.Ordinal)) ServeResolve(request, response, path[resolve.Length..]);
             else if (path.StartsWith("/cdn/", StringComparison.Ordinal)) ServeCdn(request, response, path["/cdn/".Length..]);
@@ -217,6 +230,15 @@ internal sealed class FakeHub : IDisposable
             response.Close();
             return;
         }
+        if (StallOnce is { } stall && stall.File == file)
+        {
+            StallOnce = null;
+            response.OutputStream.Write(content, (int)start, (int)Math.Min(stall.Bytes, content.Length - start));
+            response.OutputStream.Flush();
+            _stopping.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+            response.Abort();
+            return;
+        }
         if (CutOnce is { } cut && cut.File == file)
         {
             CutOnce = null;
@@ -252,6 +274,7 @@ internal sealed class FakeHub : IDisposable
     public void Dispose()
     {
         if (!_listener.IsListening) return;
+        _stopping.Cancel();
         _listener.Stop();
         _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }

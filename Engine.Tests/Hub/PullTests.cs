@@ -58,8 +58,8 @@ public class PullTests
             " \"b.weight\": \"model-00002-of-00002.safetensors\", \"c.weight\": \"model-00001-of-00002.safetensors\"}}"));
     }
 
-    private Task<PullResult> PullAsync(HubEnvironment environment, string model = Repo) =>
-        new ModelPuller(environment, new SilentPullProgress()).PullAsync(
+    private Task<PullResult> PullAsync(HubEnvironment environment, string model = Repo, TimeSpan? silenceTimeout = null) =>
+        new ModelPuller(environment, new SilentPullProgress(), silenceTimeout).PullAsync(
             ModelReference.Parse(model, () => throw new AssertionException("the registry is not needed for repo ids")), CancellationToken.None);
 
     private string RepoFolder => new HubCacheLayout(_cache.Path).RepoFolder(Repo);
@@ -302,6 +302,29 @@ public class PullTests
         _hub.RequiredToken = "hf_secret_test_token";
         var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
         Assert.That(error!.Message, Does.Contain("gated").And.Contain("HF_TOKEN").And.Contain("401"));
+    }
+
+    [Test]
+    public void SilentHubFailsInsteadOfHanging()
+    {
+        AddSingleFileModel();
+        _hub.SilentApi = true;
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment(), silenceTimeout: TimeSpan.FromSeconds(1)));
+        Assert.That(error!.Message, Does.Contain("did not answer within 1 s"));
+    }
+
+    [Test]
+    public async Task StalledDownloadFailsAndThenResumes()
+    {
+        AddSingleFileModel();
+        _hub.StallOnce = ("model.safetensors", 500_000);
+
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment(), silenceTimeout: TimeSpan.FromSeconds(1)));
+        Assert.That(error!.Message, Does.Contain("interrupted").And.Contain("no data for 1 s"));
+
+        var result = await PullAsync(Environment());
+        Assert.That(_hub.Requests.Any(r => r.Path == "/cdn/model.safetensors" && r.Range == "bytes=500000-"), Is.True);
+        Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
     }
 
     [Test]
