@@ -23,14 +23,14 @@ public sealed class Completion
     private readonly ITokenTextStream? _textStream;
     private readonly int _contextLimit;
     private readonly HashSet<int> _eos;
-    private readonly Action _onEnd;
+    private readonly Func<IDisposable> _enter;
     private readonly List<int> _generated = [];
     private readonly List<IReadOnlyList<TokenLogprob>> _logprobs = [];
     private readonly StringBuilder _text = new();
     private int _started;
 
     internal Completion(LlamaModel model, PagedKvCache cache, IReadOnlyList<int> prompt, GenerationOptions options,
-        ITokenTextStream? textStream, int contextLimit, double loadMs, Action onEnd)
+        ITokenTextStream? textStream, int contextLimit, double loadMs, Func<IDisposable> enter)
     {
         options.Validate();
         if (prompt.Count == 0) throw new EngineException("the prompt is empty: give at least one token");
@@ -47,7 +47,7 @@ public sealed class Completion
         _textStream = textStream;
         _contextLimit = contextLimit;
         _eos = [.. options.EosTokenIds ?? model.Config.EosTokenIds];
-        _onEnd = onEnd;
+        _enter = enter;
         Stats = new GenerationStats { PromptTokens = _prompt.Length, LoadMs = loadMs, PageSize = cache.PageSize };
     }
 
@@ -83,6 +83,7 @@ public sealed class Completion
     public IEnumerable<GeneratedToken> Run(CancellationToken cancellation = default)
     {
         if (Interlocked.Exchange(ref _started, 1) != 0) throw new InvalidOperationException("a completion runs once");
+        using var running = _enter(); // one request at a time per engine: they share the activation buffers
         var transfers = _model.Backend.Transfers;
         long toDevice0 = transfers.BytesToDevice, toHost0 = transfers.BytesToHost;
         var clock = Stopwatch.StartNew();
@@ -148,7 +149,6 @@ public sealed class Completion
             Stats.BytesToDevice = transfers.BytesToDevice - toDevice0;
             Stats.BytesToHost = transfers.BytesToHost - toHost0;
             sequence.Dispose();
-            _onEnd();
         }
     }
 

@@ -34,6 +34,7 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Uploads every weight the config calls for; a missing or mis-shaped tensor is an <see cref="EngineException"/>.</summary>
     public static ModelWeights Upload(IBackend backend, ICheckpoint checkpoint, ModelConfig config)
     {
+        WeightSpec.Check(config, checkpoint); // before any allocation: a mismatch names its tensor
         var uploaded = new List<DeviceArray>();
         try
         {
@@ -73,9 +74,7 @@ public sealed class ModelWeights : IDisposable
             }
             var finalNorm = Tensor(TensorNames.FinalNorm, h);
             // Tied models may still ship lm_head.weight (a copy); the embedding serves either way.
-            bool tied = config.TieWordEmbeddings || !checkpoint.TryGet(TensorNames.LmHead, out _);
-            if (!config.TieWordEmbeddings && tied)
-                throw new EngineException($"checkpoint has no {TensorNames.LmHead} and config.json does not tie word embeddings");
+            bool tied = config.TieWordEmbeddings;
             var lmHead = tied ? embedding : Tensor(TensorNames.LmHead, config.VocabSize, h);
 
             float[] invFreq = RopeFrequencies.Compute(config);
