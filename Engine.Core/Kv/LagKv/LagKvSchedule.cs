@@ -21,7 +21,8 @@ public static class LagKvSchedule
         int lag = options.LagSize;
         int windowStart = WindowStart(options, compressedPartitions);
         int window = physicalLength - windowStart;
-        if (window < 0) throw new InvalidOperationException($"layer holds {physicalLength} slots, fewer than its compressed prefix {windowStart}");
+        if (window < 0 && compressedPartitions > 0)
+            throw new InvalidOperationException($"layer holds {physicalLength} slots, fewer than its compressed prefix {windowStart}");
         if (window < 2 * lag) return null;
         int complete = window / lag;
         int partitions = complete - 1;
