@@ -1,4 +1,5 @@
 using Engine.Kernels;
+using Engine.Kernels.Cpu;
 
 namespace Engine.Tests.Support;
 
@@ -12,11 +13,13 @@ public static class TestBackends
     /// <summary>Names accepted by <see cref="Create"/>, for NUnit's TestCaseSource.</summary>
     public static IEnumerable<string> Available()
     {
-        yield break; // backends add themselves here: "ilgpu-cpu", "cpu-simd", "cuda", "opencl"
+        // backends add themselves here: "ilgpu-cpu", "cpu-simd", "cuda", "opencl"
+        yield return "cpu-simd";
     }
 
     public static IBackend Create(string name) => name switch
     {
+        "cpu-simd" => new SimdBackend(),
         _ => throw new ArgumentException($"unknown test backend {name}"),
     };
 }
