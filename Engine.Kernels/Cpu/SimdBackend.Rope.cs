@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Core;
 
 namespace Engine.Kernels.Cpu;
@@ -14,7 +15,7 @@ public sealed unsafe partial class SimdBackend
         Require(invFreq, DType.F32, half, nameof(invFreq));
         float* px = PointerOf<float>(x), freq = PointerOf<float>(invFreq);
         int* pos = PointerOf<int>(positions);
-        ForRanges(rows, 1, (start, end) =>
+        ForRanges(rows, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             // Angles in double: positions reach 10^5 and f32 angles would lose the low bits of the phase.
             Span<float> cos = half <= 512 ? stackalloc float[half] : new float[half];
