@@ -23,7 +23,7 @@ public sealed class TextTokenizer
     private readonly string?[] _tokens;
     private readonly byte[]?[] _tokenBytes;
     private readonly bool[] _special;
-    private readonly Dictionary<string, int> _idOfToken;
+    private readonly Dictionary<string, int> _addedTokenIds;
 
     private TextTokenizer(TokenizerDefinition definition, TokenizerConfigFile config)
     {
@@ -39,17 +39,15 @@ public sealed class TextTokenizer
         VocabSize = size;
         _tokens = new string?[size];
         _special = new bool[size];
-        _idOfToken = new Dictionary<string, int>(_model.Vocab, StringComparer.Ordinal);
+        _addedTokenIds = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (token, id) in _model.Vocab) _tokens[id] = token;
         foreach (var token in definition.AddedTokens)
         {
             _tokens[token.Id] = token.Content;
             _special[token.Id] = token.Special;
-            _idOfToken[token.Content] = token.Id;
+            _addedTokenIds[token.Content] = token.Id;
         }
-        _tokenBytes = new byte[]?[size];
-        for (int id = 0; id < size; id++)
-            if (_tokens[id] is string text) _tokenBytes[id] = _decoder.BytesOf(text);
+        _tokenBytes = new byte[]?[size]; // filled on first use: most ids are never decoded
 
         // BOS: tokenizer_config.json names it; else the post-processor's leading special token; else generation_config.
         int[] prefix = definition.Template.Prefix, suffix = definition.Template.Suffix;
@@ -126,7 +124,8 @@ public sealed class TextTokenizer
             : throw new EngineException($"token id {id} is not in the vocabulary (0..{VocabSize - 1})");
 
     /// <summary>The id of a token string (vocabulary or added token), or null.</summary>
-    public int? TokenToId(string token) => _idOfToken.TryGetValue(token, out int id) ? id : null;
+    public int? TokenToId(string token) =>
+        _addedTokenIds.TryGetValue(token, out int id) || _model.Vocab.TryGetValue(token, out id) ? id : null;
 
     /// <summary>
     /// Encodes text. With <paramref name="addSpecialTokens"/> the post-processor's tokens are added
@@ -162,5 +161,10 @@ public sealed class TextTokenizer
         new(this, skipSpecialTokens, _decoder.LeadingSpacesToStrip);
 
     /// <summary>The bytes an id decodes to, or null when the id has no token.</summary>
-    internal byte[]? TokenBytes(int id) => (uint)id < (uint)_tokenBytes.Length ? _tokenBytes[id] : null;
+    internal byte[]? TokenBytes(int id)
+    {
+        if ((uint)id >= (uint)_tokenBytes.Length || _tokens[id] is not string token) return null;
+        // A race computes the same bytes twice at worst; reference writes are atomic.
+        return _tokenBytes[id] ??= _decoder.BytesOf(token);
+    }
 }
