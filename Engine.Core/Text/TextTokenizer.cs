@@ -4,7 +4,8 @@ namespace Engine.Core.Text;
 
 /// <summary>
 /// A Hugging Face tokenizer loaded from <c>tokenizer.json</c> (byte-level BPE as in Qwen2/2.5 and
-/// Llama 3, sentencepiece-style BPE with byte fallback as in Llama 2), with BOS/EOS taken from
+/// Llama 3, sentencepiece-style BPE with byte fallback as in Llama 2) or, without one, from
+/// <c>tokenizer.model</c> (tiktoken or sentencepiece), with BOS/EOS taken from
 /// tokenizer_config.json and generation_config.json beside it. <see cref="Encode"/> gives the ids
 /// of <c>tokenizer(text)["input_ids"]</c>; <see cref="Decode"/> those of <c>tokenizer.decode</c>
 /// (without transformers' clean_up_tokenization_spaces). Thread-safe for encoding and decoding.
@@ -76,15 +77,22 @@ public sealed class TextTokenizer
 
     /// <summary>
     /// Loads the tokenizer of a model folder: tokenizer.json plus tokenizer_config.json and
-    /// generation_config.json when present. Throws <see cref="EngineException"/> when the folder has
-    /// no tokenizer.json or it cannot be used.
+    /// generation_config.json when present. A folder without tokenizer.json falls back to
+    /// tokenizer.model (Llama 3's tiktoken format or a sentencepiece BPE model). Throws
+    /// <see cref="EngineException"/> when there is no usable tokenizer file.
     /// </summary>
     public static TextTokenizer Load(string folder)
     {
         if (!Directory.Exists(folder)) throw new EngineException($"tokenizer folder {folder} not found");
         string json = Path.Combine(folder, "tokenizer.json");
         if (File.Exists(json)) return FromFile(json);
-        throw new EngineException($"no tokenizer.json in {Path.GetFullPath(folder)}");
+        string model = Path.Combine(folder, "tokenizer.model");
+        if (File.Exists(model))
+        {
+            var definition = TiktokenModelFile.Recognizes(model) ? TiktokenModelFile.Read(model) : SentencePieceModelFile.Read(model);
+            return new TextTokenizer(definition, TokenizerConfigFile.Read(folder));
+        }
+        throw new EngineException($"no tokenizer.json or tokenizer.model in {Path.GetFullPath(folder)}");
     }
 
     /// <summary>Loads a tokenizer.json file; the config files beside it are read too.</summary>
