@@ -95,6 +95,10 @@ public sealed class TextTokenizer
         throw new EngineException($"no tokenizer.json or tokenizer.model in {Path.GetFullPath(folder)}");
     }
 
+    /// <summary>Whether <see cref="Load"/> has a file to read in the folder (tokenizer.json or tokenizer.model).</summary>
+    public static bool ExistsIn(string folder) =>
+        File.Exists(Path.Combine(folder, "tokenizer.json")) || File.Exists(Path.Combine(folder, "tokenizer.model"));
+
     /// <summary>Loads a tokenizer.json file; the config files beside it are read too.</summary>
     public static TextTokenizer FromFile(string tokenizerJsonPath)
     {
