@@ -112,7 +112,7 @@ internal static class PyOperators
 
     public static object? Negate(object? a) => a switch
     {
-        long l => -l,
+        long l => (object)checked(-l),
         bool b => b ? -1L : 0L,
         double d => -d,
         _ => throw BadUnary("-", a),
@@ -121,7 +121,7 @@ internal static class PyOperators
     public static object? Plus(object? a) => a switch
     {
         long or double => a,
-        bool b => b ? 1L : 0L,
+        bool b => (object)(b ? 1L : 0L),
         _ => throw BadUnary("+", a),
     };
 

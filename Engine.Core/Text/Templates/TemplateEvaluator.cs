@@ -140,7 +140,7 @@ internal sealed class TemplateEvaluator
                 }
             case AttributeExpr { Target: NameExpr owner } a:
                 if (scope.Get(owner.Name) is not Namespace ns)
-                    throw new TemplateError($"line {a.Line}: cannot assign attribute on non-namespace object");
+                    throw new TemplateError("cannot assign attribute on non-namespace object");
                 ns.Attributes[a.Name] = value;
                 break;
             default:

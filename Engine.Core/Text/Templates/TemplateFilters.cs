@@ -119,7 +119,7 @@ internal static class TemplateFilters
             case "abs":
                 return value switch
                 {
-                    long l => Math.Abs(l),
+                    long l => (object)checked(Math.Abs(l)),
                     double d => Math.Abs(d),
                     bool b => b ? 1L : 0L,
                     _ => throw new TemplateError($"bad operand type for abs(): '{PyValues.TypeName(value)}'"),

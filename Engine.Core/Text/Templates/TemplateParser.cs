@@ -68,7 +68,7 @@ internal sealed class TemplateParser
             {
                 case TokenKind.EndOfTemplate:
                     if (endTags.Length > 0)
-                        throw Error($"unexpected end of template; jinja was looking for one of: {string.Join(", ", endTags.Select(t => $"'{t}'"))}");
+                        throw Error($"Unexpected end of template. Jinja was looking for the following tags: {string.Join(" or ", endTags.Select(t => $"'{t}'"))}.");
                     endedBy = null;
                     return body;
                 case TokenKind.Data:
@@ -131,7 +131,7 @@ internal sealed class TemplateParser
                 Expect(TokenKind.BlockEnd);
                 return new ContinueStmt(tag.Line);
             default:
-                throw Error($"encountered unknown tag '{tag.Text}'", tag);
+                throw Error($"Encountered unknown tag '{tag.Text}'.", tag);
         }
     }
 
