@@ -27,6 +27,7 @@ internal static class PyJson
                 sb.Append(double.IsNaN(d) ? "NaN" : double.IsInfinity(d) ? (d > 0 ? "Infinity" : "-Infinity") : PyValues.FloatRepr(d));
                 break;
             case string s: WriteString(sb, s); break;
+            case PyMarkup m: WriteString(sb, m.Text); break;
             case List<object?> list:
                 WriteContainer(sb, '[', ']', list.Count, indent, itemSep, depth, i =>
                     Write(sb, list[i], indent, itemSep, keySep, sortKeys, depth + 1));

@@ -24,6 +24,7 @@ internal static class PyOperators
 
     public static object? Add(object? a, object? b)
     {
+        if (a is PyMarkup || b is PyMarkup) return AddMarkup(a, b);
         if (IsInteger(a) && IsInteger(b)) return checked(AsLong(a) + AsLong(b));
         if (IsNumber(a) && IsNumber(b)) return AsDouble(a) + AsDouble(b);
         if (a is string sa && b is string sb) return sa + sb;
@@ -32,6 +33,15 @@ internal static class PyOperators
         if (a is PyTuple ta && b is PyTuple tb) return new PyTuple(ta.Concat(tb));
         if (a is List<object?> la && a is not PyTuple && b is List<object?> lb && b is not PyTuple) return la.Concat(lb).ToList();
         throw Unsupported("+", a, b);
+    }
+
+    // Markup + str escapes the str (markupsafe's __add__ / __radd__); the result stays Markup.
+    private static object? AddMarkup(object? a, object? b)
+    {
+        static string? Html(object? v) => v switch { PyMarkup m => m.Text, string s => PyMarkup.Escape(s), _ => null };
+        string? left = Html(a), right = Html(b);
+        if (left is null || right is null) throw Unsupported("+", PyMarkup.Plain(a), PyMarkup.Plain(b));
+        return new PyMarkup(left + right);
     }
 
     public static object? Subtract(object? a, object? b)
@@ -43,6 +53,8 @@ internal static class PyOperators
 
     public static object? Multiply(object? a, object? b)
     {
+        a = PyMarkup.Plain(a);
+        b = PyMarkup.Plain(b);
         if (IsInteger(a) && IsInteger(b)) return checked(AsLong(a) * AsLong(b));
         if (IsNumber(a) && IsNumber(b)) return AsDouble(a) * AsDouble(b);
         if (a is string s && IsInteger(b)) return Repeat(s, AsLong(b));
@@ -82,6 +94,8 @@ internal static class PyOperators
 
     public static object? Modulo(object? a, object? b)
     {
+        a = PyMarkup.Plain(a);
+        b = PyMarkup.Plain(b);
         if (a is string format) return PyFormat.Percent(format, b);
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("%", a, b);
         if (AsDouble(b) == 0) throw new TemplateError("integer division or modulo by zero");
@@ -134,6 +148,8 @@ internal static class PyOperators
     /// <summary>Python ==. Undefined equals only Undefined.</summary>
     public static bool AreEqual(object? a, object? b)
     {
+        a = PyMarkup.Plain(a);
+        b = PyMarkup.Plain(b);
         if (a is null || b is null) return a is null && b is null;
         if (a is Undefined || b is Undefined) return a is Undefined && b is Undefined;
         if (IsNumber(a) && IsNumber(b))
@@ -159,6 +175,8 @@ internal static class PyOperators
     /// <summary>Python's ordering (&lt;, &lt;=, &gt;, &gt;=) as a sign; mixed types fail like Python.</summary>
     public static int Compare(object? a, object? b, string op)
     {
+        a = PyMarkup.Plain(a);
+        b = PyMarkup.Plain(b);
         if (IsNumber(a) && IsNumber(b))
             return IsInteger(a) && IsInteger(b) ? AsLong(a).CompareTo(AsLong(b)) : AsDouble(a).CompareTo(AsDouble(b));
         if (a is string sa && b is string sb) return CompareCodePoints(sa, sb);
@@ -189,6 +207,8 @@ internal static class PyOperators
     /// <summary>Python's `item in container`.</summary>
     public static bool Contains(object? container, object? item)
     {
+        container = PyMarkup.Plain(container);
+        item = PyMarkup.Plain(item);
         switch (container)
         {
             case string s:
@@ -201,6 +221,7 @@ internal static class PyOperators
             case List<object?> list: return list.Any(x => AreEqual(x, item));
             case PyDict dict: return item is not null and not Undefined && dict.ContainsKey(item);
             case Undefined: return false;
+            case PyGenerator g: return g.Consume().Any(x => AreEqual(x, item));
             case Namespace ns: return item is string name && ns.Attributes.ContainsKey(name);
             default: throw new TemplateError($"argument of type '{PyValues.TypeName(container)}' is not iterable");
         }
@@ -209,6 +230,8 @@ internal static class PyOperators
     /// <summary>jinja2's subscript `obj[key]`: the item, else the attribute of that name, else Undefined.</summary>
     public static object? GetItem(object? obj, object? key)
     {
+        obj = PyMarkup.Plain(obj);
+        key = PyMarkup.Plain(key);
         switch (obj)
         {
             case Undefined u: throw u.Fail();
@@ -236,6 +259,7 @@ internal static class PyOperators
     /// <summary>jinja2's `obj.name`: the attribute (a method, a namespace field), else the item, else Undefined.</summary>
     public static object? GetAttribute(object? obj, string name)
     {
+        obj = PyMarkup.Plain(obj);
         if (obj is Undefined u) throw u.Fail();
         if (PyMethods.TryGetAttribute(obj, name, out var attribute)) return attribute;
         if (obj is PyDict dict && dict.TryGetValue(name, out var value)) return value;
@@ -245,6 +269,7 @@ internal static class PyOperators
     /// <summary>Python's `obj[start:stop:step]` on lists, tuples and strings.</summary>
     public static object? Slice(object? obj, object? start, object? stop, object? step)
     {
+        obj = PyMarkup.Plain(obj);
         long? Bound(object? v, string what) => v switch
         {
             null => null,

@@ -17,6 +17,7 @@ internal static class PyValues
         long l => l != 0,
         double d => d != 0,
         string s => s.Length > 0,
+        PyMarkup m => m.Text.Length > 0,
         List<object?> list => list.Count > 0,
         PyDict dict => dict.Count > 0,
         _ => true,
@@ -26,6 +27,7 @@ internal static class PyValues
     public static string Str(object? value) => value switch
     {
         string s => s,
+        PyMarkup m => m.Text,
         Undefined => "",
         _ => Repr(value),
     };
@@ -48,6 +50,7 @@ internal static class PyValues
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(FloatRepr(d)); break;
             case string s: AppendStringRepr(sb, s); break;
+            case PyMarkup m: sb.Append("Markup("); AppendStringRepr(sb, m.Text); sb.Append(')'); break;
             case PyTuple tuple:
                 sb.Append('(');
                 AppendItems(sb, tuple);
@@ -78,6 +81,7 @@ internal static class PyValues
                 sb.Append("}>");
                 break;
             case TemplateCallable f: sb.Append("<function ").Append(f.Name).Append('>'); break;
+            case PyGenerator g: sb.Append("<generator object ").Append(g.Function).Append(" at 0x").Append(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(g).ToString("x12", CultureInfo.InvariantCulture)).Append('>'); break;
             default: sb.Append('<').Append(TypeName(value)).Append(" object>"); break;
         }
     }
@@ -163,12 +167,14 @@ internal static class PyValues
         long => "int",
         double => "float",
         string => "str",
+        PyMarkup => "Markup",
         PyTuple => "tuple",
         List<object?> => "list",
         PyDict => "dict",
         Namespace => "Namespace",
         TemplateCallable => "function",
         LoopContext => "LoopContext",
+        PyGenerator => "generator",
         _ => value.GetType().Name,
     };
 
@@ -185,6 +191,7 @@ internal static class PyValues
     public static long Length(object? value) => value switch
     {
         string s => PyStrings.Length(s),
+        PyMarkup m => PyStrings.Length(m.Text),
         List<object?> list => list.Count,
         PyDict dict => dict.Count,
         Undefined => 0,
@@ -198,9 +205,11 @@ internal static class PyValues
         List<object?> list => [.. list],
         PyDict dict => [.. dict.Keys],
         string s => [.. PyStrings.Characters(s)],
+        PyMarkup m => [.. PyStrings.Characters(m.Text)],
         Undefined => [],
+        PyGenerator g => g.Consume(),
         _ => throw new TemplateError($"'{TypeName(value)}' object is not iterable"),
     };
 
-    public static bool IsIterable(object? value) => value is List<object?> or PyDict or string or Undefined;
+    public static bool IsIterable(object? value) => value is List<object?> or PyDict or string or PyMarkup or Undefined or PyGenerator;
 }
