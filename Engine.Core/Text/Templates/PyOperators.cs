@@ -32,6 +32,11 @@ internal static class PyOperators
             throw new TemplateError($"can only concatenate str (not \"{PyValues.TypeName(b)}\") to str");
         if (a is PyTuple ta && b is PyTuple tb) return new PyTuple(ta.Concat(tb));
         if (a is List<object?> la && a is not PyTuple && b is List<object?> lb && b is not PyTuple) return la.Concat(lb).ToList();
+        if (a is List<object?> && b is not Undefined)
+        {
+            string kind = a is PyTuple ? "tuple" : "list";
+            throw new TemplateError($"can only concatenate {kind} (not \"{PyValues.TypeName(b)}\") to {kind}");
+        }
         throw Unsupported("+", a, b);
     }
 

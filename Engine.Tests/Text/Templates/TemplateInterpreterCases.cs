@@ -157,4 +157,23 @@ internal static class TemplateInterpreterCases
         ("{{ (1 + }}", 1),
     ];
 
+    public static readonly (string Template, string Expected)[] GeneratorsAndMarkup =
+    [
+        ("{% set g = items | map('string') %}{{ g | list }}{{ g | list }}", "['3', '1', '2'][]"),
+        ("{% if items | select('none') %}truthy{% endif %}|{{ items | select('odd') | first }}|{{ items | map('string') | reverse | join }}", "truthy|3|213"),
+        ("{{ none | map('upper') | list }}{{ none | selectattr('x') | list }}|{{ nothere | items | list }}", "[][]|[]"),
+        ("{{ (items | map('string')) is sequence }}{{ (items | map('string')) is iterable }}{{ 2 in items | map('int') }}", "FalseTrueTrue"),
+        ("{{ 'a<b' | safe + '<i>' }}|{{ '<i>' + 'x' | safe }}|{{ 'a&b' | e }}|{{ ('<' | safe) ~ '<' }}|{{ ('x' | safe) == 'x' }}|{{ ('ab' | safe) | length }}", "a<b&lt;i&gt;|&lt;i&gt;x|a&amp;b|<<|True|2"),
+        ("{{ 'Use ' | safe + d | tojson }}", "Use {&#34;b&#34;: 1, &#34;a&#34;: [1, 2.5, null, true], &#34;c&#34;: {}}"),
+    ];
+
+    public static readonly (string Template, string Error)[] GeneratorAndMarkupErrors =
+    [
+        ("{{ items | map('string') | length }}", "object of type 'generator' has no len()"),
+        ("{{ items | map('string') | tojson }}", "Object of type generator is not JSON serializable"),
+        ("{{ items | select | last }}", "'generator' object is not reversible"),
+        ("{{ items + 'x' }}", "can only concatenate list (not \"str\") to list"),
+        ("{{ (1, 2) + [3] }}", "can only concatenate tuple (not \"list\") to tuple"),
+        ("{{ 3 | items | list }}", "Can only get item pairs from a mapping."),
+    ];
 }

@@ -39,6 +39,7 @@ public class TemplateInterpreterTests
     public static IEnumerable<TestCaseData> FilterCases() => Data(TemplateInterpreterCases.Filters, "filters");
     public static IEnumerable<TestCaseData> ToJsonCases() => Data(TemplateInterpreterCases.ToJson, "tojson");
     public static IEnumerable<TestCaseData> MacroCases() => Data(TemplateInterpreterCases.MacrosAndGlobals, "macros");
+    public static IEnumerable<TestCaseData> GeneratorCases() => Data(TemplateInterpreterCases.GeneratorsAndMarkup, "generators");
 
     [TestCaseSource(nameof(WhitespaceCases))]
     [TestCaseSource(nameof(LoopCases))]
@@ -52,10 +53,12 @@ public class TemplateInterpreterTests
     [TestCaseSource(nameof(FilterCases))]
     [TestCaseSource(nameof(ToJsonCases))]
     [TestCaseSource(nameof(MacroCases))]
+    [TestCaseSource(nameof(GeneratorCases))]
     public void RendersLikeJinja(string template, string expected) => Assert.That(Render(template), Is.EqualTo(expected));
 
     public static IEnumerable<TestCaseData> RuntimeErrorCases() =>
-        TemplateInterpreterCases.RuntimeErrors.Select((c, i) => new TestCaseData(c.Template, c.Error).SetName($"error {i}: {Shorten(c.Template)}"));
+        TemplateInterpreterCases.RuntimeErrors.Concat(TemplateInterpreterCases.GeneratorAndMarkupErrors)
+            .Select((c, i) => new TestCaseData(c.Template, c.Error).SetName($"error {i}: {Shorten(c.Template)}"));
 
     [TestCaseSource(nameof(RuntimeErrorCases))]
     public void RuntimeErrorHasJinjasMessage(string template, string error)
