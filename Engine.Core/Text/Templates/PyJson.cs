@@ -18,6 +18,7 @@ internal static class PyJson
 
     private static void Write(StringBuilder sb, object? value, string? indent, string itemSep, string keySep, bool sortKeys, int depth)
     {
+        PyValues.CheckDepth(depth, "encoding a JSON object");
         switch (value)
         {
             case null: sb.Append("null"); break;

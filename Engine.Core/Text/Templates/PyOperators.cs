@@ -151,8 +151,12 @@ internal static class PyOperators
     }
 
     /// <summary>Python ==. Undefined equals only Undefined.</summary>
-    public static bool AreEqual(object? a, object? b)
+    public static bool AreEqual(object? a, object? b) => AreEqual(a, b, 0);
+
+    private static bool AreEqual(object? a, object? b, int depth)
     {
+        if (a is not null && ReferenceEquals(a, b)) return true; // Python compares container items by identity first
+        PyValues.CheckDepth(depth, "comparing objects");
         a = PyMarkup.Plain(a);
         b = PyMarkup.Plain(b);
         if (a is null || b is null) return a is null && b is null;
@@ -164,22 +168,25 @@ internal static class PyOperators
         {
             if ((a is PyTuple) != (b is PyTuple) || la.Count != lb.Count) return false;
             for (int i = 0; i < la.Count; i++)
-                if (!AreEqual(la[i], lb[i])) return false;
+                if (!AreEqual(la[i], lb[i], depth + 1)) return false;
             return true;
         }
         if (a is PyDict da && b is PyDict db)
         {
             if (da.Count != db.Count) return false;
             foreach (var (k, v) in da)
-                if (!db.TryGetValue(k, out var other) || !AreEqual(v, other)) return false;
+                if (!db.TryGetValue(k, out var other) || !AreEqual(v, other, depth + 1)) return false;
             return true;
         }
         return ReferenceEquals(a, b);
     }
 
     /// <summary>Python's ordering (&lt;, &lt;=, &gt;, &gt;=) as a sign; mixed types fail like Python.</summary>
-    public static int Compare(object? a, object? b, string op)
+    public static int Compare(object? a, object? b, string op) => Compare(a, b, op, 0);
+
+    private static int Compare(object? a, object? b, string op, int depth)
     {
+        PyValues.CheckDepth(depth, "comparing objects");
         a = PyMarkup.Plain(a);
         b = PyMarkup.Plain(b);
         if (IsNumber(a) && IsNumber(b))
@@ -188,7 +195,7 @@ internal static class PyOperators
         if (a is List<object?> la && b is List<object?> lb && (a is PyTuple) == (b is PyTuple))
         {
             for (int i = 0; i < Math.Min(la.Count, lb.Count); i++)
-                if (!AreEqual(la[i], lb[i])) return Compare(la[i], lb[i], op);
+                if (!AreEqual(la[i], lb[i], depth + 1)) return Compare(la[i], lb[i], op, depth + 1);
             return la.Count.CompareTo(lb.Count);
         }
         FailIfUndefined(a);

@@ -33,15 +33,24 @@ internal static class PyValues
     };
 
     /// <summary>Python's repr(value).</summary>
+    /// <summary>Nesting deeper than this in printed, compared or JSON-encoded data fails like Python's RecursionError.</summary>
+    public const int MaxDataDepth = 500;
+
     public static string Repr(object? value)
     {
         var sb = new StringBuilder();
-        AppendRepr(sb, value);
+        AppendRepr(sb, value, 0);
         return sb.ToString();
     }
 
-    private static void AppendRepr(StringBuilder sb, object? value)
+    public static void CheckDepth(int depth, string action)
     {
+        if (depth > MaxDataDepth) throw new TemplateError($"maximum recursion depth exceeded while {action}");
+    }
+
+    private static void AppendRepr(StringBuilder sb, object? value, int depth)
+    {
+        CheckDepth(depth, "getting the repr of an object");
         switch (value)
         {
             case null: sb.Append("None"); break;
@@ -53,13 +62,13 @@ internal static class PyValues
             case PyMarkup m: sb.Append("Markup("); AppendStringRepr(sb, m.Text); sb.Append(')'); break;
             case PyTuple tuple:
                 sb.Append('(');
-                AppendItems(sb, tuple);
+                AppendItems(sb, tuple, depth);
                 if (tuple.Count == 1) sb.Append(',');
                 sb.Append(')');
                 break;
             case List<object?> list:
                 sb.Append('[');
-                AppendItems(sb, list);
+                AppendItems(sb, list, depth);
                 sb.Append(']');
                 break;
             case PyDict dict:
@@ -69,9 +78,9 @@ internal static class PyValues
                 {
                     if (!first) sb.Append(", ");
                     first = false;
-                    AppendRepr(sb, k);
+                    AppendRepr(sb, k, depth + 1);
                     sb.Append(": ");
-                    AppendRepr(sb, v);
+                    AppendRepr(sb, v, depth + 1);
                 }
                 sb.Append('}');
                 break;
@@ -86,12 +95,12 @@ internal static class PyValues
         }
     }
 
-    private static void AppendItems(StringBuilder sb, List<object?> items)
+    private static void AppendItems(StringBuilder sb, List<object?> items, int depth)
     {
         for (int i = 0; i < items.Count; i++)
         {
             if (i > 0) sb.Append(", ");
-            AppendRepr(sb, items[i]);
+            AppendRepr(sb, items[i], depth + 1);
         }
     }
 

@@ -155,6 +155,24 @@ public class TemplateInterpreterTests
         Assert.Throws<TemplateError>(() => Render("{% for i in range(10000000) %}{% endfor %}"));
 
     [Test]
+    public void DeeplyNestedTemplateIsAnErrorNotACrash()
+    {
+        Assert.Throws<TemplateError>(() => ChatTemplate.Parse("{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}"));
+        Assert.Throws<TemplateError>(() => ChatTemplate.Parse(string.Concat(Enumerable.Repeat("{% if 1 %}", 5000))));
+        Assert.Throws<TemplateError>(() => ChatTemplate.Parse("{{ " + string.Concat(Enumerable.Repeat("not ", 5000)) + "1 }}"));
+        Assert.Throws<TemplateError>(() => Render("{{ 1" + string.Concat(Enumerable.Repeat(" + 1", 5000)) + " }}"));
+    }
+
+    [Test]
+    public void DeeplyNestedDataIsAnErrorNotACrash()
+    {
+        const string build = "{% set ns = namespace(x=[]) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+        Assert.Throws<TemplateError>(() => Render(build + "{{ ns.x }}"));
+        Assert.Throws<TemplateError>(() => Render(build + "{{ ns.x | tojson }}"));
+        Assert.Throws<TemplateError>(() => Render(build + "{{ ns.x == [ns.x] }}"));
+    }
+
+    [Test]
     public void IntegerOverflowIsAnError() =>
         Assert.Throws<TemplateError>(() => Render("{{ 9223372036854775807 + 1 }}"));
 }
