@@ -1,4 +1,5 @@
 using Engine.Kernels;
+using Engine.Kernels.Cpu;
 using Engine.Kernels.Ilgpu;
 
 namespace Engine.Tests.Support;
@@ -17,12 +18,14 @@ public static class TestBackends
     public static IEnumerable<string> Available()
     {
         yield return "ilgpu-cpu";
+        yield return "cpu-simd";
         if (HasCuda.Value) yield return "cuda";
         if (HasOpenCL.Value) yield return "opencl";
     }
 
     public static IBackend Create(string name) => name switch
     {
+        "cpu-simd" => new SimdBackend(),
         "ilgpu-cpu" => IlgpuBackend.TryCreate(BackendKind.IlgpuCpu) ?? throw new InvalidOperationException("ILGPU's CPU accelerator is unavailable"),
         "cuda" => IlgpuBackend.TryCreate(BackendKind.Cuda) ?? throw new InvalidOperationException("no CUDA device"),
         "opencl" => IlgpuBackend.TryCreate(BackendKind.OpenCL) ?? throw new InvalidOperationException("no OpenCL device"),

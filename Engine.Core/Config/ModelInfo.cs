@@ -1,0 +1,50 @@
+using Engine.Core.Checkpoints;
+
+namespace Engine.Core.Config;
+
+/// <summary>
+/// What a model folder holds, read and validated without touching a device: its config, generation
+/// defaults, parameter count and weight sizes, KV cache cost per token and files. Backs <c>engine info</c>.
+/// </summary>
+public sealed record ModelInfo
+{
+    public required string Folder { get; init; }
+    public required ModelConfig Config { get; init; }
+    public required GenerationDefaults Generation { get; init; }
+    public required long ParameterCount { get; init; }
+    /// <summary>Bytes of the weights the model uses, at the dtypes stored in the checkpoint.</summary>
+    public required long WeightBytes { get; init; }
+    /// <summary>The distinct dtypes the checkpoint stores the model's weights in.</summary>
+    public required IReadOnlyList<DType> WeightDTypes { get; init; }
+    public required IReadOnlyList<ModelFile> Files { get; init; }
+
+    /// <summary>K and V for one token across all layers: 2 x layers x kvHeads x headDim x dtype size.</summary>
+    public long KvBytesPerToken(DType kvDType) => 2L * Config.NumLayers * Config.NumKvHeads * Config.HeadDim * DTypes.SizeOf(kvDType);
+
+    /// <summary>Reads config.json, generation_config.json and the checkpoint of <paramref name="folder"/>, checking the weights against the config.</summary>
+    public static ModelInfo Inspect(string folder)
+    {
+        folder = Path.GetFullPath(folder);
+        var config = ModelConfigLoader.Load(folder);
+        var generation = GenerationConfigLoader.Load(folder, config);
+        using var checkpoint = Checkpoint.Open(folder);
+        WeightSpec.Check(config, checkpoint);
+        var expected = WeightSpec.For(config);
+        return new ModelInfo
+        {
+            Folder = folder,
+            Config = config,
+            Generation = generation,
+            ParameterCount = WeightSpec.ParameterCount(config),
+            WeightBytes = WeightSpec.WeightBytes(config, checkpoint),
+            WeightDTypes = expected.Select(t => checkpoint.Get(t.Name).DType).Distinct().Order().ToList(),
+            Files = ListFiles(folder),
+        };
+    }
+
+    private static List<ModelFile> ListFiles(string folder) =>
+        new DirectoryInfo(folder).EnumerateFiles()
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .Select(f => new ModelFile(f.Name, (f.LinkTarget is null ? f : f.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? f).Length))
+            .ToList();
+}

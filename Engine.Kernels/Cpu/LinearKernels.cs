@@ -1,0 +1,87 @@
+using System.Runtime.CompilerServices;
+
+namespace Engine.Kernels.Cpu;
+
+/// <summary>
+/// Register-blocked dot-product micro-kernels of the linear layer (weight rows are HF [outDim, inDim], so
+/// every output is a dot product of an x row and a weight row). Each weight vector is widened once in
+/// registers and used against every x row of the tile; each x vector against every weight row.
+/// </summary>
+internal static unsafe class LinearKernels
+{
+    /// <summary>Decode: out[k] = x · w[row0 + k] for k &lt; 4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Rows1x4<TVec, TElem>(float* x, void* w, long row0, int inDim, float* output)
+        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+    {
+        long o0 = row0 * inDim, o1 = o0 + inDim, o2 = o1 + inDim, o3 = o2 + inDim;
+        TVec a0 = TVec.Zero, a1 = TVec.Zero, a2 = TVec.Zero, a3 = TVec.Zero;
+        int i = 0;
+        for (; i <= inDim - TVec.Count; i += TVec.Count)
+        {
+            TVec xv = TVec.LoadF32(x + i);
+            a0 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o0 + i), a0);
+            a1 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o1 + i), a1);
+            a2 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o2 + i), a2);
+            a3 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o3 + i), a3);
+        }
+        float s0 = TVec.Sum(a0), s1 = TVec.Sum(a1), s2 = TVec.Sum(a2), s3 = TVec.Sum(a3);
+        for (; i < inDim; i++)
+        {
+            float xi = x[i];
+            s0 += xi * TElem.Read(w, o0 + i);
+            s1 += xi * TElem.Read(w, o1 + i);
+            s2 += xi * TElem.Read(w, o2 + i);
+            s3 += xi * TElem.Read(w, o3 + i);
+        }
+        output[0] = s0; output[1] = s1; output[2] = s2; output[3] = s3;
+    }
+
+    /// <summary>
+    /// Prefill: output[r * outDim + row0 + k] = x[r] · w[row0 + k] for r, k &lt; 4: 16 accumulators, 4 x
+    /// loads and 4 widened weight loads per 16 fused multiply-adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Rows4x4<TVec, TElem>(float* x, void* w, long row0, int inDim, float* output, int outDim)
+        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+    {
+        float* x0 = x, x1 = x + inDim, x2 = x1 + inDim, x3 = x2 + inDim;
+        long o0 = row0 * inDim, o1 = o0 + inDim, o2 = o1 + inDim, o3 = o2 + inDim;
+        TVec c00 = TVec.Zero, c01 = TVec.Zero, c02 = TVec.Zero, c03 = TVec.Zero;
+        TVec c10 = TVec.Zero, c11 = TVec.Zero, c12 = TVec.Zero, c13 = TVec.Zero;
+        TVec c20 = TVec.Zero, c21 = TVec.Zero, c22 = TVec.Zero, c23 = TVec.Zero;
+        TVec c30 = TVec.Zero, c31 = TVec.Zero, c32 = TVec.Zero, c33 = TVec.Zero;
+        int i = 0;
+        for (; i <= inDim - TVec.Count; i += TVec.Count)
+        {
+            TVec w0 = TElem.Load<TVec>(w, o0 + i), w1 = TElem.Load<TVec>(w, o1 + i);
+            TVec w2 = TElem.Load<TVec>(w, o2 + i), w3 = TElem.Load<TVec>(w, o3 + i);
+            TVec xv = TVec.LoadF32(x0 + i);
+            c00 = TVec.MultiplyAdd(xv, w0, c00); c01 = TVec.MultiplyAdd(xv, w1, c01);
+            c02 = TVec.MultiplyAdd(xv, w2, c02); c03 = TVec.MultiplyAdd(xv, w3, c03);
+            xv = TVec.LoadF32(x1 + i);
+            c10 = TVec.MultiplyAdd(xv, w0, c10); c11 = TVec.MultiplyAdd(xv, w1, c11);
+            c12 = TVec.MultiplyAdd(xv, w2, c12); c13 = TVec.MultiplyAdd(xv, w3, c13);
+            xv = TVec.LoadF32(x2 + i);
+            c20 = TVec.MultiplyAdd(xv, w0, c20); c21 = TVec.MultiplyAdd(xv, w1, c21);
+            c22 = TVec.MultiplyAdd(xv, w2, c22); c23 = TVec.MultiplyAdd(xv, w3, c23);
+            xv = TVec.LoadF32(x3 + i);
+            c30 = TVec.MultiplyAdd(xv, w0, c30); c31 = TVec.MultiplyAdd(xv, w1, c31);
+            c32 = TVec.MultiplyAdd(xv, w2, c32); c33 = TVec.MultiplyAdd(xv, w3, c33);
+        }
+        float* r0 = output + row0, r1 = r0 + outDim, r2 = r1 + outDim, r3 = r2 + outDim;
+        r0[0] = TVec.Sum(c00); r0[1] = TVec.Sum(c01); r0[2] = TVec.Sum(c02); r0[3] = TVec.Sum(c03);
+        r1[0] = TVec.Sum(c10); r1[1] = TVec.Sum(c11); r1[2] = TVec.Sum(c12); r1[3] = TVec.Sum(c13);
+        r2[0] = TVec.Sum(c20); r2[1] = TVec.Sum(c21); r2[2] = TVec.Sum(c22); r2[3] = TVec.Sum(c23);
+        r3[0] = TVec.Sum(c30); r3[1] = TVec.Sum(c31); r3[2] = TVec.Sum(c32); r3[3] = TVec.Sum(c33);
+        for (; i < inDim; i++)
+        {
+            float w0 = TElem.Read(w, o0 + i), w1 = TElem.Read(w, o1 + i), w2 = TElem.Read(w, o2 + i), w3 = TElem.Read(w, o3 + i);
+            float xa = x0[i], xb = x1[i], xc = x2[i], xd = x3[i];
+            r0[0] += xa * w0; r0[1] += xa * w1; r0[2] += xa * w2; r0[3] += xa * w3;
+            r1[0] += xb * w0; r1[1] += xb * w1; r1[2] += xb * w2; r1[3] += xb * w3;
+            r2[0] += xc * w0; r2[1] += xc * w1; r2[2] += xc * w2; r2[3] += xc * w3;
+            r3[0] += xd * w0; r3[1] += xd * w1; r3[2] += xd * w2; r3[3] += xd * w3;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
+using Engine.Core;
+
+namespace Engine.Kernels.Cpu;
+
+/// <summary>Element-wise ops: the residual add, SiLU(gate) * up, and argmax.</summary>
+public sealed unsafe partial class SimdBackend
+{
+    /// <summary>Below this many elements per thread an element-wise op is not worth splitting.</summary>
+    private const long MinElementsPerTask = 1 << 14;
+    /// <summary>Span-sized piece of a long range (TensorPrimitives takes int-length spans).</summary>
+    private const int SpanChunk = 1 << 20;
+
+    /// <summary>Splits [0, count) into contiguous ranges, one per task, and runs them on the pool.</summary>
+    private void ForRanges(long count, long minPerTask, Action<long, long> body)
+    {
+        long tasks = Math.Clamp(count / Math.Max(1, minPerTask), 1, Threads);
+        long per = (count + tasks - 1) / tasks;
+        _pool.For((int)tasks, t =>
+        {
+            long start = t * per, end = Math.Min(count, start + per);
+            if (start < end) body(start, end);
+        });
+    }
+
+    public void Add(DeviceArray x, DeviceArray y, long count)
+    {
+        Require(x, DType.F32, count, nameof(x));
+        Require(y, DType.F32, count, nameof(y));
+        float* px = PointerOf<float>(x), py = PointerOf<float>(y);
+        ForRanges(count, MinElementsPerTask, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            for (long i = start; i < end; i += SpanChunk)
+            {
+                int n = (int)Math.Min(SpanChunk, end - i);
+                var dst = new Span<float>(px + i, n);
+                TensorPrimitives.Add(dst, new ReadOnlySpan<float>(py + i, n), dst);
+            }
+        });
+    }
+
+    public void SiluMul(DeviceArray gate, DeviceArray up, DeviceArray output, long count)
+    {
+        Require(gate, DType.F32, count, nameof(gate));
+        Require(up, DType.F32, count, nameof(up));
+        Require(output, DType.F32, count, nameof(output));
+        float* pg = PointerOf<float>(gate), pu = PointerOf<float>(up), po = PointerOf<float>(output);
+        ForRanges(count, MinElementsPerTask, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            // silu(g) * u = sigmoid(g) * g * u, built in a small stack buffer so output may alias gate.
+            const int Piece = 1024;
+            Span<float> sigmoid = stackalloc float[Piece];
+            for (long i = start; i < end; i += Piece)
+            {
+                int n = (int)Math.Min(Piece, end - i);
+                var g = new ReadOnlySpan<float>(pg + i, n);
+                var s = sigmoid[..n];
+                TensorPrimitives.Sigmoid(g, s);
+                TensorPrimitives.Multiply(s, g, s);
+                TensorPrimitives.Multiply(s, new ReadOnlySpan<float>(pu + i, n), new Span<float>(po + i, n));
+            }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int Argmax(DeviceArray x, int count)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "argmax of an empty range");
+        Require(x, DType.F32, count, nameof(x));
+        float* p = PointerOf<float>(x);
+        // Strict '>' keeps the lowest index among ties; NaNs never win.
+        int best = 0;
+        float bestValue = p[0];
+        for (int i = 1; i < count; i++)
+            if (p[i] > bestValue || float.IsNaN(bestValue)) { best = i; bestValue = p[i]; }
+        return best;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+using Engine.Core;
+
+namespace Engine.Kernels.Cpu;
+
+/// <summary>
+/// The linear layer. Decode (one x row) is bound by streaming the weights: output rows are split into
+/// large contiguous blocks, four rows' accumulators at a time. Prefill tiles outputs as (weight-row chunk
+/// x x-row block) so each weight row is loaded once per block and reused for every x row in it.
+/// </summary>
+public sealed unsafe partial class SimdBackend
+{
+    /// <summary>Weight rows per prefill task: small enough to stay in L2 while the x rows stream past.</summary>
+    private const int PrefillWeightChunk = 16;
+    /// <summary>x rows per prefill task.</summary>
+    private const int PrefillRowBlock = 64;
+
+    public void Linear(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim)
+    {
+        if (rows <= 0 || inDim <= 0 || outDim <= 0) throw new ArgumentOutOfRangeException(nameof(rows), $"bad linear shape rows={rows} in={inDim} out={outDim}");
+        Require(x, DType.F32, (long)rows * inDim, nameof(x));
+        RequireWeightType(weight, nameof(weight));
+        Require(weight, (long)outDim * inDim, nameof(weight));
+        Require(output, DType.F32, (long)rows * outDim, nameof(output));
+        var kernel = new LinearKernel(this, PointerOf<float>(x), PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
+        KernelDispatch.Run(ref kernel, weight.DType);
+        if (bias is null) return;
+        RequireWeightType(bias, nameof(bias));
+        Require(bias, outDim, nameof(bias));
+        var addBias = new BiasKernel(this, PointerOf(bias), PointerOf<float>(output), rows, outDim);
+        KernelDispatch.Run(ref addBias, bias.DType);
+    }
+
+    private readonly struct LinearKernel(SimdBackend backend, float* x, void* weight, float* output, int rows, int inDim, int outDim) : ITypedKernel
+    {
+        public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+        {
+            if (rows == 1) MatVec<TVec, TElem>();
+            else MatMul<TVec, TElem>();
+        }
+
+        private void MatVec<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+        {
+            float* px = x, po = output; void* w = weight; int n = inDim, m = outDim;
+            int quads = m / 4;
+            // A few blocks per thread: contiguous streams, yet a stalled thread's share can be taken over.
+            int tasks = Math.Clamp(quads / 8, 1, backend.Threads * 4);
+            int perTask = (quads + tasks - 1) / tasks;
+            backend._pool.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+            {
+                int end = Math.Min(quads, (t + 1) * perTask);
+                for (int q = t * perTask; q < end; q++)
+                    LinearKernels.Rows1x4<TVec, TElem>(px, w, 4L * q, n, po + 4L * q);
+            });
+            for (int o = quads * 4; o < m; o++) po[o] = RowKernels.Dot<TVec, TElem>(px, w, (long)o * n, n);
+        }
+
+        private void MatMul<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+        {
+            float* px = x, po = output; void* w = weight; int n = inDim, m = outDim, r = rows;
+            int chunks = (m + PrefillWeightChunk - 1) / PrefillWeightChunk;
+            int blocks = (r + PrefillRowBlock - 1) / PrefillRowBlock;
+            backend._pool.For(chunks * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+            {
+                int chunk = task % chunks, block = task / chunks;
+                int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);
+                int r0 = block * PrefillRowBlock, rEnd = Math.Min(r, r0 + PrefillRowBlock);
+                int row = r0;
+                for (; row + 4 <= rEnd; row += 4)
+                {
+                    float* xr = px + (long)row * n, outRows = po + (long)row * m;
+                    int o = o0;
+                    for (; o + 4 <= oEnd; o += 4) LinearKernels.Rows4x4<TVec, TElem>(xr, w, o, n, outRows, m);
+                    for (; o < oEnd; o++)
+                        for (int k = 0; k < 4; k++) outRows[(long)k * m + o] = RowKernels.Dot<TVec, TElem>(xr + (long)k * n, w, (long)o * n, n);
+                }
+                for (; row < rEnd; row++)
+                {
+                    float* xr = px + (long)row * n, outRow = po + (long)row * m;
+                    int o = o0;
+                    for (; o + 4 <= oEnd; o += 4) LinearKernels.Rows1x4<TVec, TElem>(xr, w, o, n, outRow + o);
+                    for (; o < oEnd; o++) outRow[o] = RowKernels.Dot<TVec, TElem>(xr, w, (long)o * n, n);
+                }
+            });
+        }
+    }
+
+    /// <summary>output[r, :] += widen(bias).</summary>
+    private readonly struct BiasKernel(SimdBackend backend, void* bias, float* output, int rows, int outDim) : ITypedKernel
+    {
+        public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+        {
+            void* b = bias; float* po = output; int m = outDim;
+            backend.ForRanges(rows, Math.Max(1, 8192 / m), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+            {
+                for (long r = start; r < end; r++)
+                {
+                    float* row = po + r * m;
+                    int i = 0;
+                    for (; i <= m - TVec.Count; i += TVec.Count)
+                        TVec.Store(TVec.Add(TVec.LoadF32(row + i), TElem.Load<TVec>(b, i)), row + i);
+                    for (; i < m; i++) row[i] += TElem.Read(b, i);
+                }
+            });
+        }
+    }
+}
