@@ -129,9 +129,9 @@ public sealed class HubClient : IDisposable
             }
             int status = (int)response.StatusCode;
             if (status is < 300 or >= 400 || response.Headers.Location is not { } location) return response;
+            // huggingface_hub's rule: a Location without a host is the hub's own (renamed repo); with one, a CDN.
+            if (!followAbsolute && location.IsAbsoluteUri) return response;
             var next = new Uri(url, location);
-            bool relative = !location.IsAbsoluteUri || SameOrigin(next, url);
-            if (!followAbsolute && !relative) return response;
             response.Dispose();
             if (hop >= MaxRedirects) throw new EngineException($"{Endpoint}: too many redirects for {what}");
             url = next;
