@@ -1,15 +1,46 @@
 namespace Engine.Core.Hub;
 
 /// <summary>
-/// Turns a `--model` argument (a registry name, an org/name repo id, or a local folder) into the folder
-/// holding the model's files. Placeholder: only local folders until the hub code lands.
+/// Turns a <c>--model</c> argument (a registry name, an org/name repo id, or a local folder) into the folder
+/// holding the model's files, reading hub models in place from the Hugging Face cache.
 /// </summary>
 public static class ModelLocator
 {
     /// <summary>The folder of the model; an <see cref="EngineException"/> saying where it looked when absent.</summary>
-    public static string ResolveFolder(string model)
+    public static string ResolveFolder(string model) => Resolve(model).Folder;
+
+    /// <summary>The model with what is known about it, using the process's hub environment and models.json.</summary>
+    public static ResolvedModel Resolve(string model) => Resolve(model, HubEnvironment.Current, () => ModelRegistry.Default);
+
+    public static ResolvedModel Resolve(string model, HubEnvironment environment, Func<ModelRegistry> registry)
     {
-        if (Directory.Exists(model)) return Path.GetFullPath(model);
-        throw new EngineException($"model '{model}' not found: no such folder");
+        var reference = ModelReference.Parse(model, registry);
+        if (reference.Folder is not null) return new ResolvedModel(reference.Folder, null, null, null, null);
+        return FindInCache(reference, new HubCacheLayout(environment.CacheRoot))
+            ?? throw NotPresent(reference, new HubCacheLayout(environment.CacheRoot));
+    }
+
+    /// <summary>The complete cached snapshot of a hub reference, or null when absent or incomplete.</summary>
+    public static ResolvedModel? FindInCache(ModelReference reference, HubCacheLayout cache)
+    {
+        string repo = reference.RepoId ?? throw new ArgumentException("not a hub reference", nameof(reference));
+        string? commit = cache.ReadCommit(repo, reference.Revision);
+        if (commit is null) return null;
+        string folder = cache.SnapshotFolder(repo, commit);
+        return SnapshotInspector.IsComplete(folder)
+            ? new ResolvedModel(folder, repo, reference.Revision, commit, reference.Entry)
+            : null;
+    }
+
+    private static EngineException NotPresent(ModelReference reference, HubCacheLayout cache)
+    {
+        string repo = reference.RepoId!;
+        string commit = cache.ReadCommit(repo, reference.Revision) ?? "";
+        string state = commit.Length > 0 && Directory.Exists(cache.SnapshotFolder(repo, commit))
+            ? "is only partly downloaded (config.json or a weight file is missing)"
+            : "is not downloaded";
+        string named = reference.Entry is not null ? $"'{reference.Entry.Name}' ({repo}@{reference.Revision})" : $"'{repo}@{reference.Revision}'";
+        return new EngineException(
+            $"model {named} {state}: looked in {cache.RepoFolder(repo)} (the cache comes from HF_HUB_CACHE or HF_HOME); get it with: engine pull {reference.PullName}");
     }
 }

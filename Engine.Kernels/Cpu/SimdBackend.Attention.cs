@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Engine.Core;
 
@@ -38,7 +39,7 @@ public sealed unsafe partial class SimdBackend
         {
             float* pq = q, po = output; int* pt = pages; KvPool kv = pool; AttentionShape s = shape;
             int len = length, count = queries, group = s.GroupSize, dim = s.HeadDim;
-            backend._pool.For(count * s.KvHeads, task =>
+            backend._pool.For(count * s.KvHeads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 int query = task / s.KvHeads, kvHead = task % s.KvHeads;
                 long headBase = ((long)query * s.Heads + kvHead * group) * dim;
@@ -65,7 +66,7 @@ public sealed unsafe partial class SimdBackend
             float* states = (float*)NativeMemory.Alloc((nuint)((long)s.KvHeads * splits * stateSize * sizeof(float)));
             try
             {
-                backend._pool.For(s.KvHeads * splits, task =>
+                backend._pool.For(s.KvHeads * splits, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
                 {
                     int kvHead = task / splits, split = task % splits;
                     float* state = states + (long)task * stateSize;
@@ -104,6 +105,7 @@ public sealed unsafe partial class SimdBackend
     /// head: leaves the running max m[group], the sum of exponentials l[group] and the unnormalized
     /// weighted value sum acc[group, headDim]. An empty range leaves m = -inf, l = 0, acc = 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttendRange<TVec, TElem>(float* q, AttentionShape shape, KvPool pool, int* pages, int kvHead, int start, int end,
         float* m, float* l, float* acc)
         where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType

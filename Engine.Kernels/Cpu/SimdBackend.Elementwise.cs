@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using Engine.Core;
 
@@ -28,7 +29,7 @@ public sealed unsafe partial class SimdBackend
         Require(x, DType.F32, count, nameof(x));
         Require(y, DType.F32, count, nameof(y));
         float* px = PointerOf<float>(x), py = PointerOf<float>(y);
-        ForRanges(count, MinElementsPerTask, (start, end) =>
+        ForRanges(count, MinElementsPerTask, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (long i = start; i < end; i += SpanChunk)
             {
@@ -45,7 +46,7 @@ public sealed unsafe partial class SimdBackend
         Require(up, DType.F32, count, nameof(up));
         Require(output, DType.F32, count, nameof(output));
         float* pg = PointerOf<float>(gate), pu = PointerOf<float>(up), po = PointerOf<float>(output);
-        ForRanges(count, MinElementsPerTask, (start, end) =>
+        ForRanges(count, MinElementsPerTask, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             // silu(g) * u = sigmoid(g) * g * u, built in a small stack buffer so output may alias gate.
             const int Piece = 1024;
@@ -62,6 +63,7 @@ public sealed unsafe partial class SimdBackend
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Argmax(DeviceArray x, int count)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "argmax of an empty range");

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Core;
 
 namespace Engine.Kernels.Cpu;
@@ -24,7 +25,7 @@ public sealed unsafe partial class SimdBackend
         public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
         {
             void* t = table; int* tokenIds = ids; float* o = output; int h = hidden;
-            backend.ForRanges(count, 4, (start, end) =>
+            backend.ForRanges(count, 4, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long i = start; i < end; i++)
                     RowKernels.Widen<TVec, TElem>(t, (long)tokenIds[i] * h, o + i * h, h);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Core;
 
 namespace Engine.Kernels.Cpu;
@@ -15,7 +16,7 @@ public sealed unsafe partial class SimdBackend
         int* pages = CheckedPageTable(pool, pageTable, startSlot + rows);
         float* k = PointerOf<float>(keys), v = PointerOf<float>(values);
         void* kPool = PointerOf(pool.Keys), vPool = PointerOf(pool.Values);
-        ForRanges(rows, 16, (start, end) =>
+        ForRanges(rows, 16, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (long r = start; r < end; r++)
             {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Core;
 
 namespace Engine.Kernels.Cpu;
@@ -45,7 +46,7 @@ public sealed unsafe partial class SimdBackend
             // A few blocks per thread: contiguous streams, yet a stalled thread's share can be taken over.
             int tasks = Math.Clamp(quads / 8, 1, backend.Threads * 4);
             int perTask = (quads + tasks - 1) / tasks;
-            backend._pool.For(tasks, t =>
+            backend._pool.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
             {
                 int end = Math.Min(quads, (t + 1) * perTask);
                 for (int q = t * perTask; q < end; q++)
@@ -59,7 +60,7 @@ public sealed unsafe partial class SimdBackend
             float* px = x, po = output; void* w = weight; int n = inDim, m = outDim, r = rows;
             int chunks = (m + PrefillWeightChunk - 1) / PrefillWeightChunk;
             int blocks = (r + PrefillRowBlock - 1) / PrefillRowBlock;
-            backend._pool.For(chunks * blocks, task =>
+            backend._pool.For(chunks * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 int chunk = task % chunks, block = task / chunks;
                 int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);
@@ -90,7 +91,7 @@ public sealed unsafe partial class SimdBackend
         public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
         {
             void* b = bias; float* po = output; int m = outDim;
-            backend.ForRanges(rows, Math.Max(1, 8192 / m), (start, end) =>
+            backend.ForRanges(rows, Math.Max(1, 8192 / m), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long r = start; r < end; r++)
                 {

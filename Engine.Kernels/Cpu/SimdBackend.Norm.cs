@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using Engine.Core;
 
@@ -22,7 +23,7 @@ public sealed unsafe partial class SimdBackend
         public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
         {
             float* px = x, po = output; void* w = weight; int d = dim; float e = eps;
-            backend.ForRanges(rows, Math.Max(1, 4096 / d), (start, end) =>
+            backend.ForRanges(rows, Math.Max(1, 4096 / d), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long r = start; r < end; r++)
                 {

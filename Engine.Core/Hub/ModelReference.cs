@@ -1,0 +1,50 @@
+using System.Text.RegularExpressions;
+
+namespace Engine.Core.Hub;
+
+/// <summary>
+/// What a <c>--model</c> argument names: a local folder, or a hub repo (given directly as <c>org/name</c> or
+/// through a registry name) at a revision. Either hub form may end in <c>@revision</c>.
+/// </summary>
+public sealed partial record ModelReference(string Argument, string? Folder, string? RepoId, string Revision, RegistryEntry? Entry)
+{
+    public bool IsFolder => Folder is not null;
+
+    /// <summary>The name to give <c>engine pull</c>: the registry name when there is one, else the repo id.</summary>
+    public string PullName => (Entry?.Name ?? RepoId ?? Argument) + (Revision == (Entry?.Revision ?? "main") ? "" : "@" + Revision);
+
+    /// <summary>
+    /// Classifies <paramref name="argument"/>: an existing folder wins, then a registry name, then an
+    /// <c>org/name</c> repo id; anything else is an <see cref="EngineException"/>. The registry is only loaded
+    /// when needed, through <paramref name="registry"/>.
+    /// </summary>
+    public static ModelReference Parse(string argument, Func<ModelRegistry> registry)
+    {
+        if (string.IsNullOrWhiteSpace(argument)) throw new EngineException("no model given: pass a registry name, an org/name repo id or a folder");
+        if (Directory.Exists(argument)) return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
+
+        int at = argument.LastIndexOf('@');
+        string name = at > 0 ? argument[..at] : argument;
+        string? revision = at > 0 ? argument[(at + 1)..] : null;
+        if (revision is "") throw new EngineException($"model '{argument}': empty revision after '@'");
+        if (revision is not null && !IsRevision(revision)) throw new EngineException($"model '{argument}': '{revision}' is not a valid revision");
+
+        if (IsRepoId(name)) return new ModelReference(argument, null, name, revision ?? "main", null);
+        if (!LooksLikePath(name) && registry().Find(name) is { } entry)
+            return new ModelReference(argument, null, entry.Repo, revision ?? entry.Revision, entry);
+        if (LooksLikePath(argument)) throw new EngineException($"model '{argument}' not found: no such folder");
+        throw new EngineException(
+            $"model '{argument}' not found: not a folder, not a name in {ModelRegistry.FileName} (see: engine models), and not an org/name repo id");
+    }
+
+    /// <summary>True for <c>org/name</c> with hub-legal characters on both sides.</summary>
+    public static bool IsRepoId(string s) => RepoIdPattern().IsMatch(s) && !s.Contains("--", StringComparison.Ordinal) && !s.Contains("..", StringComparison.Ordinal);
+
+    private static bool IsRevision(string s) => RepoFilePath.IsSafe(s) && !s.Any(char.IsWhiteSpace);
+
+    private static bool LooksLikePath(string s) =>
+        s.StartsWith('.') || s.StartsWith('/') || s.StartsWith('~') || s.Contains('\\') || s.Count(c => c == '/') > 1;
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    private static partial Regex RepoIdPattern();
+}

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Engine.Core.Config;
+
+namespace Engine.Core.Hub;
+
+/// <summary>
+/// The known models, read from <c>models.json</c>: short names mapped to hub repos, sizes, LagKV settings
+/// and shapes. The file sits next to the CLI binary (copied at build) and at the repository root.
+/// </summary>
+public sealed class ModelRegistry
+{
+    public const string FileName = "models.json";
+
+    private static readonly Lazy<ModelRegistry> DefaultRegistry = new(() => Load(FindFile()));
+
+    public ModelRegistry(IReadOnlyList<RegistryEntry> entries) => Entries = entries;
+
+    public IReadOnlyList<RegistryEntry> Entries { get; }
+
+    /// <summary>The registry found beside the binary (<see cref="AppContext.BaseDirectory"/>) or above it.</summary>
+    public static ModelRegistry Default => DefaultRegistry.Value;
+
+    /// <summary>The entry of a short name (case-insensitive), or null.</summary>
+    public RegistryEntry? Find(string name) =>
+        Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The models.json to use: beside the binary first, else the nearest one in a parent folder (the repository root).</summary>
+    public static string FindFile()
+    {
+        string besideBinary = Path.Combine(AppContext.BaseDirectory, FileName);
+        if (File.Exists(besideBinary)) return besideBinary;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory).Parent; dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, FileName);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new EngineException($"{FileName} not found beside the engine binary ({AppContext.BaseDirectory}) or in a parent folder");
+    }
+
+    public static ModelRegistry Load(string path)
+    {
+        if (!File.Exists(path)) throw new EngineException($"{path}: no such file");
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            return Parse(document.RootElement, path);
+        }
+        catch (JsonException e)
+        {
+            throw new EngineException($"{path}: not valid JSON ({e.Message})");
+        }
+    }
+
+    private static ModelRegistry Parse(JsonElement root, string path)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("models", out var models) || models.ValueKind != JsonValueKind.Array)
+            throw new EngineException($"{path}: expected an object with a 'models' array");
+        var entries = new List<RegistryEntry>();
+        foreach (var model in models.EnumerateArray())
+        {
+            var entry = ParseEntry(model, path);
+            if (entries.Any(e => string.Equals(e.Name, entry.Name, StringComparison.OrdinalIgnoreCase)))
+                throw new EngineException($"{path}: model '{entry.Name}' is listed twice");
+            entries.Add(entry);
+        }
+        return new ModelRegistry(entries);
+    }
+
+    private static RegistryEntry ParseEntry(JsonElement model, string path)
+    {
+        if (model.ValueKind != JsonValueKind.Object) throw new EngineException($"{path}: every entry of 'models' must be an object");
+        string name = String(model, "name", path);
+        string where = $"{path}: model '{name}'";
+        string repo = String(model, "repo", where);
+        if (!ModelReference.IsRepoId(repo)) throw new EngineException($"{where}: repo '{repo}' is not an org/name repo id");
+        var architecture = String(model, "architecture", where) switch
+        {
+            "llama" => ModelArchitecture.Llama,
+            "qwen2" => ModelArchitecture.Qwen2,
+            var other => throw new EngineException($"{where}: unknown architecture '{other}' (expected llama or qwen2)"),
+        };
+        if (!model.TryGetProperty("lagkv", out var lagKv) || lagKv.ValueKind != JsonValueKind.Object)
+            throw new EngineException($"{where}: missing 'lagkv' object");
+        var recommendation = new LagKvRecommendation(
+            (int)PositiveLong(lagKv, "lag_size", where), (int)PositiveLong(lagKv, "sink_size", where), PositiveDouble(lagKv, "ratio", where));
+        if (!model.TryGetProperty("config", out var config)) throw new EngineException($"{where}: missing 'config'");
+        return new RegistryEntry(
+            name, repo,
+            model.TryGetProperty("revision", out _) ? String(model, "revision", where) : "main",
+            architecture,
+            PositiveLong(model, "parameters", where),
+            PositiveLong(model, "bytes", where),
+            recommendation,
+            RegistryConfigReader.Read(config, architecture, where));
+    }
+
+    private static string String(JsonElement o, string name, string where) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s
+            ? s
+            : throw new EngineException($"{where}: '{name}' must be a non-empty string");
+
+    private static long PositiveLong(JsonElement o, string name, string where) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n) && n > 0
+            ? n
+            : throw new EngineException($"{where}: '{name}' must be a positive integer");
+
+    private static double PositiveDouble(JsonElement o, string name, string where) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.GetDouble() > 0
+            ? v.GetDouble()
+            : throw new EngineException($"{where}: '{name}' must be a positive number");
+}

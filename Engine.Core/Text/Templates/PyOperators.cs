@@ -1,0 +1,287 @@
+using System.Text;
+
+namespace Engine.Core.Text.Templates;
+
+/// <summary>Python's operators on template values: arithmetic, comparison, `in`, subscripts and slices.</summary>
+internal static class PyOperators
+{
+    private static bool IsNumber(object? v) => v is long or double or bool;
+    private static bool IsInteger(object? v) => v is long or bool;
+    private static long AsLong(object? v) => v is bool b ? (b ? 1 : 0) : (long)v!;
+    private static double AsDouble(object? v) => v switch { bool b => b ? 1 : 0, long l => l, _ => (double)v! };
+
+    private static TemplateError Unsupported(string op, object? a, object? b)
+    {
+        FailIfUndefined(a);
+        FailIfUndefined(b);
+        return new TemplateError($"unsupported operand type(s) for {op}: '{PyValues.TypeName(a)}' and '{PyValues.TypeName(b)}'");
+    }
+
+    public static void FailIfUndefined(object? v)
+    {
+        if (v is Undefined u) throw u.Fail();
+    }
+
+    public static object? Add(object? a, object? b)
+    {
+        if (IsInteger(a) && IsInteger(b)) return checked(AsLong(a) + AsLong(b));
+        if (IsNumber(a) && IsNumber(b)) return AsDouble(a) + AsDouble(b);
+        if (a is string sa && b is string sb) return sa + sb;
+        if (a is string && b is not Undefined)
+            throw new TemplateError($"can only concatenate str (not \"{PyValues.TypeName(b)}\") to str");
+        if (a is PyTuple ta && b is PyTuple tb) return new PyTuple(ta.Concat(tb));
+        if (a is List<object?> la && a is not PyTuple && b is List<object?> lb && b is not PyTuple) return la.Concat(lb).ToList();
+        throw Unsupported("+", a, b);
+    }
+
+    public static object? Subtract(object? a, object? b)
+    {
+        if (IsInteger(a) && IsInteger(b)) return checked(AsLong(a) - AsLong(b));
+        if (IsNumber(a) && IsNumber(b)) return AsDouble(a) - AsDouble(b);
+        throw Unsupported("-", a, b);
+    }
+
+    public static object? Multiply(object? a, object? b)
+    {
+        if (IsInteger(a) && IsInteger(b)) return checked(AsLong(a) * AsLong(b));
+        if (IsNumber(a) && IsNumber(b)) return AsDouble(a) * AsDouble(b);
+        if (a is string s && IsInteger(b)) return Repeat(s, AsLong(b));
+        if (b is string s2 && IsInteger(a)) return Repeat(s2, AsLong(a));
+        if (a is List<object?> list && IsInteger(b))
+            return Enumerable.Repeat(list, (int)Math.Max(0, AsLong(b))).SelectMany(x => x).ToList();
+        throw Unsupported("*", a, b);
+    }
+
+    private static string Repeat(string s, long times)
+    {
+        var sb = new StringBuilder();
+        for (long i = 0; i < times; i++) sb.Append(s);
+        return sb.ToString();
+    }
+
+    public static object? Divide(object? a, object? b)
+    {
+        if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("/", a, b);
+        if (AsDouble(b) == 0) throw new TemplateError("division by zero");
+        return AsDouble(a) / AsDouble(b);
+    }
+
+    public static object? FloorDivide(object? a, object? b)
+    {
+        if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("//", a, b);
+        if (AsDouble(b) == 0) throw new TemplateError("integer division or modulo by zero");
+        if (IsInteger(a) && IsInteger(b))
+        {
+            long x = AsLong(a), y = AsLong(b);
+            long q = x / y;
+            if ((x % y != 0) && ((x < 0) != (y < 0))) q--;
+            return q;
+        }
+        return Math.Floor(AsDouble(a) / AsDouble(b));
+    }
+
+    public static object? Modulo(object? a, object? b)
+    {
+        if (a is string format) return PyFormat.Percent(format, b);
+        if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("%", a, b);
+        if (AsDouble(b) == 0) throw new TemplateError("integer division or modulo by zero");
+        if (IsInteger(a) && IsInteger(b))
+        {
+            long x = AsLong(a), y = AsLong(b);
+            long r = x % y;
+            if (r != 0 && ((r < 0) != (y < 0))) r += y;
+            return r;
+        }
+        double dx = AsDouble(a), dy = AsDouble(b);
+        double dr = dx % dy;
+        if (dr != 0 && ((dr < 0) != (dy < 0))) dr += dy;
+        return dr;
+    }
+
+    public static object? Power(object? a, object? b)
+    {
+        if (IsInteger(a) && IsInteger(b) && AsLong(b) >= 0)
+        {
+            long result = 1, x = AsLong(a);
+            for (long i = 0; i < AsLong(b); i++) result = checked(result * x);
+            return result;
+        }
+        if (IsNumber(a) && IsNumber(b)) return Math.Pow(AsDouble(a), AsDouble(b));
+        throw Unsupported("**", a, b);
+    }
+
+    public static object? Negate(object? a) => a switch
+    {
+        long l => -l,
+        bool b => b ? -1L : 0L,
+        double d => -d,
+        _ => throw BadUnary("-", a),
+    };
+
+    public static object? Plus(object? a) => a switch
+    {
+        long or double => a,
+        bool b => b ? 1L : 0L,
+        _ => throw BadUnary("+", a),
+    };
+
+    private static TemplateError BadUnary(string op, object? a)
+    {
+        FailIfUndefined(a);
+        return new TemplateError($"bad operand type for unary {op}: '{PyValues.TypeName(a)}'");
+    }
+
+    /// <summary>Python ==. Undefined equals only Undefined.</summary>
+    public static bool AreEqual(object? a, object? b)
+    {
+        if (a is null || b is null) return a is null && b is null;
+        if (a is Undefined || b is Undefined) return a is Undefined && b is Undefined;
+        if (IsNumber(a) && IsNumber(b))
+            return IsInteger(a) && IsInteger(b) ? AsLong(a) == AsLong(b) : AsDouble(a) == AsDouble(b);
+        if (a is string sa && b is string sb) return string.Equals(sa, sb, StringComparison.Ordinal);
+        if (a is List<object?> la && b is List<object?> lb)
+        {
+            if ((a is PyTuple) != (b is PyTuple) || la.Count != lb.Count) return false;
+            for (int i = 0; i < la.Count; i++)
+                if (!AreEqual(la[i], lb[i])) return false;
+            return true;
+        }
+        if (a is PyDict da && b is PyDict db)
+        {
+            if (da.Count != db.Count) return false;
+            foreach (var (k, v) in da)
+                if (!db.TryGetValue(k, out var other) || !AreEqual(v, other)) return false;
+            return true;
+        }
+        return ReferenceEquals(a, b);
+    }
+
+    /// <summary>Python's ordering (&lt;, &lt;=, &gt;, &gt;=) as a sign; mixed types fail like Python.</summary>
+    public static int Compare(object? a, object? b, string op)
+    {
+        if (IsNumber(a) && IsNumber(b))
+            return IsInteger(a) && IsInteger(b) ? AsLong(a).CompareTo(AsLong(b)) : AsDouble(a).CompareTo(AsDouble(b));
+        if (a is string sa && b is string sb) return CompareCodePoints(sa, sb);
+        if (a is List<object?> la && b is List<object?> lb && (a is PyTuple) == (b is PyTuple))
+        {
+            for (int i = 0; i < Math.Min(la.Count, lb.Count); i++)
+                if (!AreEqual(la[i], lb[i])) return Compare(la[i], lb[i], op);
+            return la.Count.CompareTo(lb.Count);
+        }
+        FailIfUndefined(a);
+        FailIfUndefined(b);
+        throw new TemplateError($"'{op}' not supported between instances of '{PyValues.TypeName(a)}' and '{PyValues.TypeName(b)}'");
+    }
+
+    private static int CompareCodePoints(string a, string b)
+    {
+        var ea = a.EnumerateRunes();
+        var eb = b.EnumerateRunes();
+        while (true)
+        {
+            bool ha = ea.MoveNext(), hb = eb.MoveNext();
+            if (!ha || !hb) return ha.CompareTo(hb);
+            int c = ea.Current.Value.CompareTo(eb.Current.Value);
+            if (c != 0) return c;
+        }
+    }
+
+    /// <summary>Python's `item in container`.</summary>
+    public static bool Contains(object? container, object? item)
+    {
+        switch (container)
+        {
+            case string s:
+                if (item is not string sub)
+                {
+                    FailIfUndefined(item);
+                    throw new TemplateError($"'in <string>' requires string as left operand, not {PyValues.TypeName(item)}");
+                }
+                return s.Contains(sub, StringComparison.Ordinal);
+            case List<object?> list: return list.Any(x => AreEqual(x, item));
+            case PyDict dict: return item is not null and not Undefined && dict.ContainsKey(item);
+            case Undefined: return false;
+            case Namespace ns: return item is string name && ns.Attributes.ContainsKey(name);
+            default: throw new TemplateError($"argument of type '{PyValues.TypeName(container)}' is not iterable");
+        }
+    }
+
+    /// <summary>jinja2's subscript `obj[key]`: the item, else the attribute of that name, else Undefined.</summary>
+    public static object? GetItem(object? obj, object? key)
+    {
+        switch (obj)
+        {
+            case Undefined u: throw u.Fail();
+            case PyDict dict when key is not null and not Undefined && dict.TryGetValue(key, out var value): return value;
+            case List<object?> list when key is long or bool:
+                {
+                    long i = AsLong(key);
+                    if (i < 0) i += list.Count;
+                    if (i >= 0 && i < list.Count) return list[(int)i];
+                    break;
+                }
+            case string s when key is long or bool:
+                {
+                    string[] chars = PyStrings.HasSurrogates(s) ? PyStrings.CodePoints(s) : s.Select(c => c.ToString()).ToArray();
+                    long i = AsLong(key);
+                    if (i < 0) i += chars.Length;
+                    if (i >= 0 && i < chars.Length) return chars[i];
+                    break;
+                }
+        }
+        if (key is string name && PyMethods.TryGetAttribute(obj, name, out var attribute)) return attribute;
+        return Undefined.Attribute(obj, key);
+    }
+
+    /// <summary>jinja2's `obj.name`: the attribute (a method, a namespace field), else the item, else Undefined.</summary>
+    public static object? GetAttribute(object? obj, string name)
+    {
+        if (obj is Undefined u) throw u.Fail();
+        if (PyMethods.TryGetAttribute(obj, name, out var attribute)) return attribute;
+        if (obj is PyDict dict && dict.TryGetValue(name, out var value)) return value;
+        return Undefined.Attribute(obj, name);
+    }
+
+    /// <summary>Python's `obj[start:stop:step]` on lists, tuples and strings.</summary>
+    public static object? Slice(object? obj, object? start, object? stop, object? step)
+    {
+        long? Bound(object? v, string what) => v switch
+        {
+            null => null,
+            long or bool => AsLong(v),
+            _ => throw new TemplateError($"slice {what} must be an integer or None, not {PyValues.TypeName(v)}"),
+        };
+        long stepValue = Bound(step, "step") ?? 1;
+        if (stepValue == 0) throw new TemplateError("slice step cannot be zero");
+        List<object?> items = obj switch
+        {
+            List<object?> list => list,
+            string s => [.. PyStrings.Characters(s)],
+            Undefined u => throw u.Fail(),
+            _ => throw new TemplateError($"'{PyValues.TypeName(obj)}' object is not subscriptable"),
+        };
+        var picked = new List<object?>();
+        long n = items.Count;
+        long? a = Bound(start, "start"), b = Bound(stop, "stop");
+        if (stepValue > 0)
+        {
+            long from = a is null ? 0 : Clamp(a.Value < 0 ? a.Value + n : a.Value, 0, n);
+            long to = b is null ? n : Clamp(b.Value < 0 ? b.Value + n : b.Value, 0, n);
+            for (long i = from; i < to; i += stepValue) picked.Add(items[(int)i]);
+        }
+        else
+        {
+            long from = a is null ? n - 1 : Clamp(a.Value < 0 ? a.Value + n : a.Value, -1, n - 1);
+            long to = b is null ? -1 : Clamp(b.Value < 0 ? b.Value + n : b.Value, -1, n - 1);
+            for (long i = from; i > to; i += stepValue) picked.Add(items[(int)i]);
+        }
+        return obj switch
+        {
+            string => string.Concat(picked.Cast<string>()),
+            PyTuple => new PyTuple(picked),
+            _ => picked,
+        };
+    }
+
+    private static long Clamp(long v, long lo, long hi) => Math.Min(Math.Max(v, lo), hi);
+}

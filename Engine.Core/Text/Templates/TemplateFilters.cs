@@ -1,0 +1,316 @@
+using System.Globalization;
+using System.Text;
+
+namespace Engine.Core.Text.Templates;
+
+/// <summary>
+/// jinja2's built-in filters that chat templates use, plus Hugging Face's `tojson`
+/// (json.dumps with ensure_ascii=False, indent, separators, sort_keys).
+/// </summary>
+internal static class TemplateFilters
+{
+    private static readonly HashSet<string> Names =
+    [
+        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+        "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject",
+        "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string", "sum",
+        "title", "tojson", "trim", "unique", "upper", "wordcount",
+    ];
+
+    public static bool Exists(string name) => Names.Contains(name);
+
+    public static object? Apply(string name, object? value, CallArguments a)
+    {
+        if (!Names.Contains(name)) throw new TemplateError($"No filter named '{name}'.");
+        switch (name)
+        {
+            case "default" or "d":
+                {
+                    object? fallback = a.Get(0, "default_value", "");
+                    bool boolean = PyValues.IsTrue(a.Get(1, "boolean", false));
+                    return value is Undefined || (boolean && !PyValues.IsTrue(value)) ? fallback : value;
+                }
+            case "length" or "count": return PyValues.Length(value);
+            case "trim": return PyStrings.Strip(PyValues.Str(value), a.Get(0, "chars") as string, true, true);
+            case "upper": return PyValues.Str(value).ToUpperInvariant();
+            case "lower": return PyValues.Str(value).ToLowerInvariant();
+            case "title": return PyStrings.Title(PyValues.Str(value));
+            case "capitalize": return PyStrings.Capitalize(PyValues.Str(value));
+            case "string": return PyValues.Str(value);
+            case "safe": return value;
+            case "e" or "escape": return HtmlEscape(PyValues.Str(value));
+            case "center":
+                {
+                    var center = PyMethods.TryGetAttribute(PyValues.Str(value), "center", out var m) ? (TemplateCallable)m! : null;
+                    return center!.Invoke(new CallArguments([a.Get(0, "width", 80L)], new Dictionary<string, object?>()));
+                }
+            case "replace":
+                {
+                    PyMethods.TryGetAttribute(PyValues.Str(value), "replace", out var m);
+                    var args = new List<object?> { a.Get(0, "old"), a.Get(1, "new") };
+                    if (a.Has(2, "count") && a.Get(2, "count") is not null) args.Add(a.Get(2, "count"));
+                    return ((TemplateCallable)m!).Invoke(new CallArguments(args, new Dictionary<string, object?>()));
+                }
+            case "wordcount": return (long)PyStrings.Split(PyValues.Str(value), null, -1).Count;
+            case "indent": return Indent(PyValues.Str(value), a);
+            case "join":
+                {
+                    string separator = PyValues.Str(a.Get(0, "d", ""));
+                    var items = PyValues.Iterate(value);
+                    if (a.Get(1, "attribute") is { } attr) items = items.Select(x => Attribute(x, attr)).ToList();
+                    return string.Join(separator, items.Select(PyValues.Str));
+                }
+            case "list": return PyValues.Iterate(value);
+            case "first":
+                {
+                    var items = PyValues.Iterate(value);
+                    return items.Count > 0 ? items[0] : new Undefined("No first item, sequence was empty.");
+                }
+            case "last":
+                {
+                    var items = PyValues.Iterate(value);
+                    return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty.");
+                }
+            case "reverse":
+                if (value is string s) return string.Concat(PyStrings.CodePoints(s).Reverse());
+                {
+                    var items = PyValues.Iterate(value);
+                    items.Reverse();
+                    return items;
+                }
+            case "items":
+                return value switch
+                {
+                    Undefined => new List<object?>(),
+                    PyDict dict => dict.Select(kv => (object?)new PyTuple([kv.Key, kv.Value])).ToList(),
+                    _ => throw new TemplateError($"Can only get item pairs from a mapping, not {PyValues.TypeName(value)}."),
+                };
+            case "dictsort": return DictSort(value, a);
+            case "sort": return Sort(PyValues.Iterate(value), a);
+            case "unique":
+                {
+                    var result = new List<object?>();
+                    bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
+                    var seen = new List<object?>();
+                    foreach (var item in PyValues.Iterate(value))
+                    {
+                        object? key = a.Get(1, "attribute") is { } attr ? Attribute(item, attr) : item;
+                        if (!caseSensitive && key is string ks) key = ks.ToLowerInvariant();
+                        if (seen.Any(x => PyOperators.AreEqual(x, key))) continue;
+                        seen.Add(key);
+                        result.Add(item);
+                    }
+                    return result;
+                }
+            case "min" or "max":
+                {
+                    var items = PyValues.Iterate(value);
+                    if (items.Count == 0) return new Undefined($"No aggregated item, sequence was empty.");
+                    var sorted = Sort(items, new CallArguments([false, a.Get(0, "case_sensitive", false), a.Get(1, "attribute")], new Dictionary<string, object?>()));
+                    return name == "min" ? sorted[0] : sorted[^1];
+                }
+            case "sum":
+                {
+                    object? total = a.Get(1, "start", 0L);
+                    foreach (var item in PyValues.Iterate(value))
+                        total = PyOperators.Add(total, a.Get(0, "attribute") is { } attr ? Attribute(item, attr) : item);
+                    return total;
+                }
+            case "abs":
+                return value switch
+                {
+                    long l => Math.Abs(l),
+                    double d => Math.Abs(d),
+                    bool b => b ? 1L : 0L,
+                    _ => throw new TemplateError($"bad operand type for abs(): '{PyValues.TypeName(value)}'"),
+                };
+            case "int": return ToInt(value, a);
+            case "float": return ToFloat(value, a.Get(0, "default", 0.0));
+            case "round": return Round(value, a);
+            case "attr":
+                return a.Get(0, "name") is string attrName ? PyOperators.GetAttribute(value, attrName)
+                    : throw new TemplateError("attr filter needs a name");
+            case "map": return Map(value, a);
+            case "select" or "reject": return Select(value, a, name == "select", byAttribute: false);
+            case "selectattr" or "rejectattr": return Select(value, a, name == "selectattr", byAttribute: true);
+            case "tojson": return ToJson(value, a);
+            default: throw new TemplateError($"No filter named '{name}'.");
+        }
+    }
+
+    private static object? Attribute(object? item, object? path)
+    {
+        foreach (string part in PyValues.Str(path).Split('.'))
+            item = long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out long index)
+                ? PyOperators.GetItem(item, index) : PyOperators.GetItem(item, part);
+        return item;
+    }
+
+    private static string HtmlEscape(string s) =>
+        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
+
+    private static string Indent(string s, CallArguments a)
+    {
+        object? width = a.Get(0, "width", 4L);
+        string indention = width is string w ? w : new string(' ', (int)Math.Max(0, width is long l ? l : 4));
+        bool first = PyValues.IsTrue(a.Get(1, "first", false));
+        bool blank = PyValues.IsTrue(a.Get(2, "blank", false));
+        var lines = PyStrings.SplitLines(s + "\n").Cast<string>().ToList();
+        string result;
+        if (blank) result = string.Join("\n" + indention, lines);
+        else
+        {
+            result = lines[0];
+            if (lines.Count > 1)
+                result += "\n" + string.Join("\n", lines.Skip(1).Select(line => line.Length > 0 ? indention + line : line));
+        }
+        return first ? indention + result : result;
+    }
+
+    private static List<object?> Sort(List<object?> items, CallArguments a)
+    {
+        bool reverse = PyValues.IsTrue(a.Get(0, "reverse", false));
+        bool caseSensitive = PyValues.IsTrue(a.Get(1, "case_sensitive", false));
+        object? attribute = a.Get(2, "attribute");
+        object? Key(object? item)
+        {
+            object? k = attribute is null ? item : Attribute(item, attribute);
+            return !caseSensitive && k is string s ? s.ToLowerInvariant() : k;
+        }
+        var keyed = items.Select(item => (Key: Key(item), Item: item)).ToList();
+        var byKey = Comparer<(object? Key, object? Item)>.Create((x, y) => PyOperators.Compare(x.Key, y.Key, "<"));
+        var sorted = reverse ? keyed.OrderDescending(byKey) : keyed.Order(byKey);
+        return sorted.Select(x => x.Item).ToList();
+    }
+
+    private static List<object?> DictSort(object? value, CallArguments a)
+    {
+        if (value is not PyDict dict) throw new TemplateError("You can only sort by either a mapping");
+        bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
+        object? by = a.Get(1, "by", "key");
+        bool reverse = PyValues.IsTrue(a.Get(2, "reverse", false));
+        int position = by switch
+        {
+            "key" => 0,
+            "value" => 1,
+            _ => throw new TemplateError("You can only sort by either \"key\" or \"value\""),
+        };
+        var pairs = dict.Select(kv => (object?)new PyTuple([kv.Key, kv.Value])).ToList();
+        return Sort(pairs, new CallArguments([reverse, caseSensitive, (long)position], new Dictionary<string, object?>()));
+    }
+
+    private static object? ToInt(object? value, CallArguments a)
+    {
+        object? fallback = a.Get(0, "default", 0L);
+        long numberBase = a.Get(1, "base", 10L) is long b ? b : 10;
+        switch (value)
+        {
+            case long l: return l;
+            case bool bo: return bo ? 1L : 0L;
+            case double d: return double.IsFinite(d) ? (long)Math.Truncate(d) : fallback;
+            case string s:
+                {
+                    string t = PyStrings.Strip(s, null, true, true).Replace("_", "");
+                    try
+                    {
+                        if (numberBase == 10 && long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l10)) return l10;
+                        if (numberBase != 10) return Convert.ToInt64(t, (int)numberBase);
+                    }
+                    catch (Exception e) when (e is FormatException or ArgumentException or OverflowException) { return fallback; }
+                    return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double d2) && double.IsFinite(d2)
+                        ? (long)Math.Truncate(d2) : fallback;
+                }
+            default: return fallback;
+        }
+    }
+
+    private static object? ToFloat(object? value, object? fallback) => value switch
+    {
+        double d => d,
+        long l => (double)l,
+        bool b => b ? 1.0 : 0.0,
+        string s when double.TryParse(PyStrings.Strip(s, null, true, true), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) => d,
+        _ => fallback,
+    };
+
+    private static object? Round(object? value, CallArguments a)
+    {
+        double v = ToFloat(value, null) is double d ? d : throw new TemplateError($"round filter needs a number, not {PyValues.TypeName(value)}");
+        int precision = a.Get(0, "precision", 0L) is long p ? (int)p : 0;
+        string method = PyValues.Str(a.Get(1, "method", "common"));
+        double scale = Math.Pow(10, precision);
+        return method switch
+        {
+            "common" => Math.Round(v, Math.Clamp(precision, 0, 15), MidpointRounding.ToEven),
+            "ceil" => Math.Ceiling(v * scale) / scale,
+            "floor" => Math.Floor(v * scale) / scale,
+            _ => throw new TemplateError("method must be common, ceil or floor"),
+        };
+    }
+
+    private static List<object?> Map(object? value, CallArguments a)
+    {
+        var items = PyValues.Iterate(value);
+        if (a.Keywords.TryGetValue("attribute", out var attribute))
+        {
+            a.Keywords.TryGetValue("default", out var fallback);
+            return items.Select(x =>
+            {
+                object? v = Attribute(x, attribute);
+                return v is Undefined && a.Keywords.ContainsKey("default") ? fallback : v;
+            }).ToList();
+        }
+        if (a.Positional.Count == 0 || a.Positional[0] is not string filter) throw new TemplateError("map requires a filter argument");
+        var rest = new CallArguments(a.Positional.Skip(1).ToList(), a.Keywords);
+        return items.Select(x => Apply(filter, x, rest)).ToList();
+    }
+
+    private static List<object?> Select(object? value, CallArguments a, bool keep, bool byAttribute)
+    {
+        var items = PyValues.Iterate(value);
+        int testIndex = byAttribute ? 1 : 0;
+        object? attribute = byAttribute ? (a.Positional.Count > 0 ? a.Positional[0] : throw new TemplateError("missing parameter for attribute name")) : null;
+        string? test = a.Positional.Count > testIndex ? a.Positional[testIndex] as string : null;
+        var testArgs = new CallArguments(a.Positional.Skip(testIndex + 1).ToList(), a.Keywords);
+        return items.Where(item =>
+        {
+            object? subject = byAttribute ? Attribute(item, attribute) : item;
+            bool passed = test is null ? PyValues.IsTrue(subject) : TemplatePredicates.Test(test, subject, testArgs);
+            return passed == keep;
+        }).ToList();
+    }
+
+    // Hugging Face's tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
+    private static string ToJson(object? value, CallArguments a)
+    {
+        bool ensureAscii = PyValues.IsTrue(a.Get(0, "ensure_ascii", false));
+        object? indentArg = a.Get(1, "indent");
+        string? indent = indentArg switch
+        {
+            null => null,
+            string s => s,
+            long n => new string(' ', (int)Math.Max(0, n)),
+            bool b => new string(' ', b ? 1 : 0),
+            _ => throw new TemplateError($"tojson indent must be an integer or string, not {PyValues.TypeName(indentArg)}"),
+        };
+        string itemSeparator = indent is null ? ", " : ",", keySeparator = ": ";
+        if (a.Get(2, "separators") is List<object?> { Count: 2 } separators)
+        {
+            itemSeparator = PyValues.Str(separators[0]);
+            keySeparator = PyValues.Str(separators[1]);
+        }
+        bool sortKeys = PyValues.IsTrue(a.Get(3, "sort_keys", false));
+        if (value is Undefined) throw new TemplateError("Object of type Undefined is not JSON serializable");
+        string json = PyJson.Dumps(value, indent, itemSeparator, keySeparator, sortKeys);
+        return ensureAscii ? EscapeNonAscii(json) : json;
+    }
+
+    private static string EscapeNonAscii(string json)
+    {
+        var sb = new StringBuilder(json.Length);
+        foreach (char c in json)
+            if (c < 0x80) sb.Append(c);
+            else sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+        return sb.ToString();
+    }
+}
