@@ -17,8 +17,8 @@ public static class TestBackends
     /// <summary>Names accepted by <see cref="Create"/>, for NUnit's TestCaseSource.</summary>
     public static IEnumerable<string> Available()
     {
-        yield return "cpu-simd";
         yield return "ilgpu-cpu";
+        yield return "cpu-simd";
         if (HasCuda.Value) yield return "cuda";
         if (HasOpenCL.Value) yield return "opencl";
     }
