@@ -7,22 +7,19 @@ using Engine.Kernels;
 namespace Engine.Models.Kv;
 
 /// <summary>
-/// LagKV in reference mode (docs/lagkv.md): after each step's attention, every non-skipped layer
-/// whose uncompressed window holds at least 2L tokens has its due partitions scored, reduced to k
-/// tokens each and compacted on the device (<see cref="ILagKvOps"/>), and its emptied pages go back
-/// to the pool. Positions stay logical: the sequence's logical length is not touched.
+/// LagKV (docs/lagkv.md) on the device through <see cref="ILagKvOps"/>; emptied pages go back to the
+/// pool and positions stay logical (the sequence's logical length is not touched).
+/// Reference mode: after each step's attention, every non-skipped layer whose uncompressed window
+/// holds at least 2L tokens has its due partitions scored and reduced to k tokens each.
+/// Press mode (kvpress): once, after the last prefill chunk, each layer keeps floor(T * r) tokens
+/// chosen by one top-k over in-partition ranks, with the sink and the tail forced in.
 /// </summary>
 public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
 {
     private readonly ConditionalWeakTable<SequenceKv, SequenceState> _sequences = new();
     private readonly LagKvWorkspace _workspace = new();
 
-    public LagKvPolicy(LagKvOptions options)
-    {
-        if (options.Mode != LagKvMode.Reference)
-            throw new EngineException("--lagkv-mode press is not available yet; use --lagkv-mode reference");
-        Options = options;
-    }
+    public LagKvPolicy(LagKvOptions options) => Options = options;
 
     public LagKvOptions Options { get; }
 
@@ -32,16 +29,46 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
         if (step.Backend is not ILagKvOps ops)
             throw new EngineException($"LagKV is not supported on the {step.Backend.Name} backend");
         SequenceState state = _sequences.GetValue(step.Sequence, s => new SequenceState(s.Layers.Length));
+        if (Options.Mode == LagKvMode.Press) Press(step, ops, state);
+        else Compress(step, ops, state);
+    }
+
+    private void Compress(KvStepContext step, ILagKvOps ops, SequenceState state)
+    {
         LayerKv layer = step.Sequence.Layers[step.Layer];
         LagKvLayerState layerState = state.Layers[step.Layer];
         if (LagKvSchedule.Plan(Options, layerState.CompressedPartitions, layer.PhysicalLength) is not { } c) return;
 
-        var (scores, kept, scratch) = _workspace.For(step.Backend, step.Pool, c);
+        IBackend b = step.Backend;
+        long jobs = (long)step.Pool.KvHeads * c.Partitions;
+        DeviceArray scores = _workspace.Scores(b, jobs * c.LagSize), kept = _workspace.Kept(b, jobs * c.Keep);
         ops.LagKvScore(step.Pool, step.PageTable, c, (float)Options.ValueWeight, scores);
         ops.LagKvSelect(scores, step.Pool.KvHeads, c, kept);
-        ops.LagKvCompact(step.Pool, step.PageTable, c, kept, scratch);
+        ops.LagKvCompact(step.Pool, step.PageTable, c, kept, _workspace.Scratch(b, step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, c)));
         layer.Shrink(c.LengthAfter, step.Sequence.Allocator);
         layerState.Apply(c);
+        state.Compressions[step.Layer]++;
+    }
+
+    /// <summary>kvpress semantics: compress once, after the context prefill; the question and generated tokens stay.</summary>
+    private void Press(KvStepContext step, ILagKvOps ops, SequenceState state)
+    {
+        if (!step.IsPrefill || !step.IsLastPrefillChunk || state.Compressions[step.Layer] > 0) return;
+        LayerKv layer = step.Sequence.Layers[step.Layer];
+        int tokens = layer.PhysicalLength;
+        if (LagKvSchedule.PressScoring(Options, tokens) is not { } scoring) return;
+        LagKvCompression selection = LagKvSchedule.PressSelection(Options, tokens);
+
+        IBackend b = step.Backend;
+        int heads = step.Pool.KvHeads;
+        DeviceArray scores = _workspace.Scores(b, (long)heads * scoring.Partitions * scoring.LagSize);
+        DeviceArray pressScores = _workspace.PressScores(b, (long)heads * tokens);
+        DeviceArray kept = _workspace.Kept(b, (long)heads * selection.Keep);
+        ops.LagKvScore(step.Pool, step.PageTable, scoring, (float)Options.ValueWeight, scores);
+        ops.LagKvPressScores(scores, heads, scoring, pressScores);
+        ops.LagKvSelect(pressScores, heads, selection, kept);
+        ops.LagKvCompact(step.Pool, step.PageTable, selection, kept, _workspace.Scratch(b, step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, selection)));
+        layer.Shrink(selection.LengthAfter, step.Sequence.Allocator);
         state.Compressions[step.Layer]++;
     }
 
