@@ -103,12 +103,15 @@ internal sealed class PreTokenizer
         // Cover the piece with alternating runs: matches of the pattern and the gaps between them.
         var runs = new List<(int Start, int Length, bool Delimiter)>();
         int position = 0;
-        for (var m = regex.Match(piece); m.Success; m = m.NextMatch())
+        string subject = CodePointFolding.Fold(piece, out int[]? origin);
+        for (var m = regex.Match(subject); m.Success; m = m.NextMatch())
         {
             if (m.Length == 0) continue;
-            if (m.Index > position) runs.Add((position, m.Index - position, invert));
-            runs.Add((m.Index, m.Length, !invert));
-            position = m.Index + m.Length;
+            int start = origin is null ? m.Index : origin[m.Index];
+            int end = origin is null ? m.Index + m.Length : origin[m.Index + m.Length];
+            if (start > position) runs.Add((position, start - position, invert));
+            runs.Add((start, end - start, !invert));
+            position = end;
         }
         if (position < piece.Length) runs.Add((position, piece.Length - position, invert));
 
