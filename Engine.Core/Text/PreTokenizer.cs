@@ -7,7 +7,7 @@ namespace Engine.Core.Text;
 /// tokenizer.json's <c>pre_tokenizer</c>: splits normalized text into the words BPE runs on, and maps
 /// them into the model's alphabet. Supports Split (regex or string; Isolated, Removed,
 /// MergedWithPrevious, MergedWithNext; invert), ByteLevel (optional prefix space and GPT-2 regex),
-/// Metaspace and Sequence: the Qwen2, Llama 3 and sentencepiece-style layouts.
+/// Metaspace, Digits, Whitespace, WhitespaceSplit and Sequence: the Qwen2, Llama 3 and sentencepiece-style layouts.
 /// </summary>
 internal sealed class PreTokenizer
 {
@@ -60,6 +60,18 @@ internal sealed class PreTokenizer
                     if (gpt2 is not null) pieces = SplitAll(pieces, gpt2, "Isolated", false);
                     return pieces.Select(p => ByteLevelAlphabet.Encode(p)).ToList();
                 });
+                break;
+            case "Digits":
+                var digits = new Regex(TokenizerJson.Bool(spec, "individual_digits", false) ? @"\p{N}" : @"\p{N}+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                _steps.Add((pieces, _) => SplitAll(pieces, digits, "Isolated", false));
+                break;
+            case "Whitespace":
+                var words = new Regex(@"\w+|[^\w\s]+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                _steps.Add((pieces, _) => SplitAll(pieces, words, "Removed", invert: true));
+                break;
+            case "WhitespaceSplit":
+                var whitespace = new Regex(@"\s+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                _steps.Add((pieces, _) => SplitAll(pieces, whitespace, "Removed", false));
                 break;
             case "Metaspace":
                 AddMetaspace(spec);

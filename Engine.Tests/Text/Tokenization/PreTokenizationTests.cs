@@ -29,6 +29,16 @@ public class PreTokenizationTests
         Assert.That(pre.Split("a𝐀b 𝟏𝟐𝟑𝟒a🎉", atTextStart: true), Is.EqualTo(new[] { "a𝐀b", " ", "𝟏𝟐𝟑", "𝟒", "a", "🎉" }));
     }
 
+    [TestCase("""{"type": "Digits", "individual_digits": true}""", new[] { "ab", "1", "2", "3", " c" })]
+    [TestCase("""{"type": "Digits", "individual_digits": false}""", new[] { "ab", "123", " c" })]
+    [TestCase("""{"type": "Whitespace"}""", new[] { "ab123", "c", "!?" })]
+    [TestCase("""{"type": "WhitespaceSplit"}""", new[] { "ab123", "c!?" })]
+    public void SimpleSplitters(string json, string[] expected)
+    {
+        string text = json.Contains("Whitespace") ? "ab123 c!? " : "ab123 c";
+        Assert.That(PreTokenizer.FromJson(Parse(json)).Split(text, atTextStart: true), Is.EqualTo(expected));
+    }
+
     [Test]
     public void ByteLevelMapsBytesToVisibleCharacters()
     {
