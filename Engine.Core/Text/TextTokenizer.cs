@@ -50,29 +50,42 @@ public sealed class TextTokenizer
         }
         _tokenBytes = new byte[]?[size]; // filled on first use: most ids are never decoded
 
-        // BOS: tokenizer_config.json names it; else the post-processor's leading special token; else generation_config.
-        int[] prefix = definition.Template.Prefix, suffix = definition.Template.Suffix;
-        BosId = config.BosToken is not null ? TokenToId(config.BosToken)
-            : prefix.Length > 0 ? prefix[0]
-            : config.GenerationBosId is int g && g >= 0 && g < size ? g : null;
+        BosId = ResolveBos(config, definition.Template.Prefix);
         BosToken = BosId is int bos ? _tokens[bos] : null;
         int? eosId = config.EosToken is not null ? TokenToId(config.EosToken) : null;
+        (_prefix, _suffix) = ApplyConfigOverrides(definition.Template, config, BosId, eosId);
+        AddsBos = BosId is int b && _prefix.Length > 0 && _prefix[0] == b;
+        EosIds = ResolveEos(config, eosId);
+    }
 
-        // add_bos_token / add_eos_token in tokenizer_config.json override the post-processor (as transformers' Llama tokenizer does).
-        if (config.AddBosToken is bool addBos && BosId is int bosId)
-            prefix = addBos ? (prefix.Length > 0 && prefix[0] == bosId ? prefix : [bosId, .. prefix]) : prefix.Where(i => i != bosId).ToArray();
+    /// <summary>tokenizer_config.json's bos_token; else the post-processor's leading token; else generation_config's.</summary>
+    private int? ResolveBos(TokenizerConfigFile config, int[] templatePrefix)
+    {
+        if (config.BosToken is not null) return TokenToId(config.BosToken);
+        if (templatePrefix.Length > 0) return templatePrefix[0];
+        return config.GenerationBosId is int id && id >= 0 && id < VocabSize ? id : null;
+    }
+
+    /// <summary>add_bos_token / add_eos_token in tokenizer_config.json win over the post-processor (as in transformers' Llama tokenizer).</summary>
+    private static (int[] Prefix, int[] Suffix) ApplyConfigOverrides(SpecialTokenTemplate template, TokenizerConfigFile config, int? bosId, int? eosId)
+    {
+        int[] prefix = template.Prefix, suffix = template.Suffix;
+        if (config.AddBosToken is bool addBos && bosId is int bos)
+            prefix = addBos ? (prefix.Length > 0 && prefix[0] == bos ? prefix : [bos, .. prefix]) : prefix.Where(i => i != bos).ToArray();
         if (config.AddEosToken is bool addEos && eosId is int eos)
             suffix = addEos ? (suffix.Length > 0 && suffix[^1] == eos ? suffix : [.. suffix, eos]) : suffix.Where(i => i != eos).ToArray();
-        _prefix = prefix;
-        _suffix = suffix;
-        AddsBos = BosId is int b && prefix.Length > 0 && prefix[0] == b;
+        return (prefix, suffix);
+    }
 
-        var eosIds = new HashSet<int>(config.GenerationEosIds.Where(i => i >= 0 && i < size));
+    /// <summary>The declared EOS ids; a conventional end token when the config files name none.</summary>
+    private FrozenSet<int> ResolveEos(TokenizerConfigFile config, int? eosId)
+    {
+        var eosIds = new HashSet<int>(config.GenerationEosIds.Where(i => i >= 0 && i < VocabSize));
         if (eosId is int declared) eosIds.Add(declared);
         if (eosIds.Count == 0)
             foreach (string name in ConventionalEosTokens)
                 if (TokenToId(name) is int id && _special[id]) eosIds.Add(id);
-        EosIds = eosIds.ToFrozenSet();
+        return eosIds.ToFrozenSet();
     }
 
     /// <summary>

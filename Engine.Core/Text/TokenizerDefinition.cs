@@ -57,8 +57,14 @@ internal sealed record TokenizerDefinition(
     /// <summary>Stands for an absent section, which means the same as an explicit null.</summary>
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement;
 
+    /// <summary>Ids index arrays sized by the largest id: refuse negative or absurd ones.</summary>
+    private static int CheckId(int id, string token) =>
+        id is >= 0 and < MaxTokenId ? id : throw new EngineException($"tokenizer.json: token '{token}' has id {id}, outside 0..{MaxTokenId - 1}");
+
+    private const int MaxTokenId = 1 << 24;
+
     private static AddedToken ReadAddedToken(JsonElement token) => new(
-        token.GetProperty("id").GetInt32(),
+        CheckId(token.GetProperty("id").GetInt32(), token.GetProperty("content").ToString()),
         TokenizerJson.String(token, "content"),
         TokenizerJson.Bool(token, "special", false),
         TokenizerJson.Bool(token, "lstrip", false),
@@ -75,7 +81,7 @@ internal sealed record TokenizerDefinition(
         if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
             throw new EngineException("tokenizer.json: model has no \"vocab\" object");
         var vocab = new Dictionary<string, int>(vocabJson.EnumerateObject().Count(), StringComparer.Ordinal);
-        foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = entry.Value.GetInt32();
+        foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = CheckId(entry.Value.GetInt32(), entry.Name);
 
         var merges = new Dictionary<long, (int Rank, int Merged)>(
             model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0);
