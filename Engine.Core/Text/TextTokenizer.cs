@@ -5,7 +5,7 @@ namespace Engine.Core.Text;
 /// <summary>
 /// A Hugging Face tokenizer loaded from <c>tokenizer.json</c> (byte-level BPE as in Qwen2/2.5 and
 /// Llama 3, sentencepiece-style BPE with byte fallback as in Llama 2) or, without one, from
-/// <c>tokenizer.model</c> (tiktoken or sentencepiece), with BOS/EOS taken from
+/// vocab.json + merges.txt or <c>tokenizer.model</c> (tiktoken or sentencepiece), with BOS/EOS taken from
 /// tokenizer_config.json and generation_config.json beside it. <see cref="Encode"/> gives the ids
 /// of <c>tokenizer(text)["input_ids"]</c>; <see cref="Decode"/> those of <c>tokenizer.decode</c>
 /// (without transformers' clean_up_tokenization_spaces). Thread-safe for encoding and decoding.
@@ -91,7 +91,8 @@ public sealed class TextTokenizer
     /// <summary>
     /// Loads the tokenizer of a model folder: tokenizer.json plus tokenizer_config.json and
     /// generation_config.json when present. A folder without tokenizer.json falls back to
-    /// tokenizer.model (Llama 3's tiktoken format or a sentencepiece BPE model). Throws
+    /// vocab.json + merges.txt (GPT-2 / Qwen2 layout), then to tokenizer.model (Llama 3's tiktoken
+    /// format or a sentencepiece BPE model). Throws
     /// <see cref="EngineException"/> when there is no usable tokenizer file.
     /// </summary>
     public static TextTokenizer Load(string folder)
@@ -99,18 +100,21 @@ public sealed class TextTokenizer
         if (!Directory.Exists(folder)) throw new EngineException($"tokenizer folder {folder} not found");
         string json = Path.Combine(folder, "tokenizer.json");
         if (File.Exists(json)) return FromFile(json);
+        var config = TokenizerConfigFile.Read(folder);
+        if (VocabMergesFiles.ExistIn(folder)) return new TextTokenizer(VocabMergesFiles.Read(folder, config), config);
         string model = Path.Combine(folder, "tokenizer.model");
         if (File.Exists(model))
         {
             var definition = TiktokenModelFile.Recognizes(model) ? TiktokenModelFile.Read(model) : SentencePieceModelFile.Read(model);
-            return new TextTokenizer(definition, TokenizerConfigFile.Read(folder));
+            return new TextTokenizer(definition, config);
         }
-        throw new EngineException($"no tokenizer.json or tokenizer.model in {Path.GetFullPath(folder)}");
+        throw new EngineException($"no tokenizer.json, vocab.json + merges.txt or tokenizer.model in {Path.GetFullPath(folder)}");
     }
 
-    /// <summary>Whether <see cref="Load"/> has a file to read in the folder (tokenizer.json or tokenizer.model).</summary>
+    /// <summary>Whether <see cref="Load"/> has files to read in the folder.</summary>
     public static bool ExistsIn(string folder) =>
-        File.Exists(Path.Combine(folder, "tokenizer.json")) || File.Exists(Path.Combine(folder, "tokenizer.model"));
+        File.Exists(Path.Combine(folder, "tokenizer.json")) || VocabMergesFiles.ExistIn(folder)
+        || File.Exists(Path.Combine(folder, "tokenizer.model"));
 
     /// <summary>Loads a tokenizer.json file; the config files beside it are read too.</summary>
     public static TextTokenizer FromFile(string tokenizerJsonPath)

@@ -83,30 +83,18 @@ internal sealed record TokenizerDefinition(
         var vocab = new Dictionary<string, int>(vocabJson.EnumerateObject().Count(), StringComparer.Ordinal);
         foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = CheckId(entry.Value.GetInt32(), entry.Name);
 
-        var merges = new Dictionary<long, (int Rank, int Merged)>(
-            model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0);
-        var vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
-        char[] joined = new char[64];
-        int rank = 0;
+        var merges = new MergeTable(vocab,
+            model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0, "tokenizer.json");
         foreach (var merge in TokenizerJson.Array(model, "merges"))
         {
             var (left, right) = SplitMerge(merge, out string text);
-            int length = left.Length + right.Length;
-            if (joined.Length < length) joined = new char[length * 2];
-            text.AsSpan(left.Start, left.Length).CopyTo(joined);
-            text.AsSpan(right.Start, right.Length).CopyTo(joined.AsSpan(left.Length));
-            if (!vocabBySpan.TryGetValue(text.AsSpan(left.Start, left.Length), out int leftId)
-                || !vocabBySpan.TryGetValue(text.AsSpan(right.Start, right.Length), out int rightId)
-                || !vocabBySpan.TryGetValue(joined.AsSpan(0, length), out int mergedId))
-                throw new EngineException($"tokenizer.json: merge {merge.GetRawText()} uses a token missing from the vocabulary");
-            merges.TryAdd(BpeModel.PairKey(leftId, rightId), (rank, mergedId));
-            rank++;
+            merges.Add(text.AsSpan(left.Start, left.Length), text.AsSpan(right.Start, right.Length));
         }
 
         int? unknownId = null;
         if (model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String)
             unknownId = vocab.TryGetValue(unk.GetString()!, out int id) ? id : null;
-        return new BpeModel(vocab, merges, unknownId,
+        return new BpeModel(vocab, merges.Merges, unknownId,
             TokenizerJson.Bool(model, "fuse_unk", false),
             TokenizerJson.Bool(model, "byte_fallback", false),
             TokenizerJson.Bool(model, "ignore_merges", false));
