@@ -11,7 +11,7 @@ internal static class TemplateFilters
 {
     private static readonly HashSet<string> Names =
     [
-        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "format",
         "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject",
         "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string", "sum",
         "title", "tojson", "trim", "unique", "upper", "wordcount",
@@ -52,6 +52,12 @@ internal static class TemplateFilters
                     if (a.Has(2, "count") && a.Get(2, "count") is not null) args.Add(a.Get(2, "count"));
                     return ((TemplateCallable)m!).Invoke(new CallArguments(args, new Dictionary<string, object?>()));
                 }
+            case "format":
+                return a.Keywords.Count > 0 && a.Positional.Count > 0
+                    ? throw new TemplateError("can't handle positional and keyword arguments at the same time")
+                    : PyFormat.Percent(PyValues.Str(value), a.Keywords.Count > 0
+                        ? throw new TemplateError("format filter with keyword arguments is not supported")
+                        : new PyTuple(a.Positional));
             case "wordcount": return (long)PyStrings.Split(PyValues.Str(value), null, -1).Count;
             case "indent": return Indent(PyValues.Str(value), a);
             case "join":
