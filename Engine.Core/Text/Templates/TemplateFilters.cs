@@ -152,7 +152,7 @@ internal static class TemplateFilters
     private static string Indent(string s, CallArguments a)
     {
         object? width = a.Get(0, "width", 4L);
-        string indention = width is string w ? w : new string(' ', (int)Math.Max(0, width is long l ? l : 4));
+        string indention = width is string w ? w : new string(' ', PyValues.CheckSize(width is long l ? l : 4));
         bool first = PyValues.IsTrue(a.Get(1, "first", false));
         bool blank = PyValues.IsTrue(a.Get(2, "blank", false));
         var lines = PyStrings.SplitLines(s + "\n").Cast<string>().ToList();
@@ -303,7 +303,7 @@ internal static class TemplateFilters
         {
             null => null,
             string s => s,
-            long n => new string(' ', (int)Math.Max(0, n)),
+            long n => new string(' ', PyValues.CheckSize(n)),
             bool b => new string(' ', b ? 1 : 0),
             _ => throw new TemplateError($"tojson indent must be an integer or string, not {PyValues.TypeName(indentArg)}"),
         };
