@@ -50,6 +50,8 @@ public interface IBackend : IDisposable
     long AllocatedBytes { get; }
     /// <summary>Peak of <see cref="AllocatedBytes"/>.</summary>
     long PeakAllocatedBytes { get; }
+    /// <summary>Bytes the device could still allocate (sizes the default KV pool); null when the backend cannot tell (host memory is then assumed).</summary>
+    long? AvailableMemoryBytes => null;
 
     DeviceArray Allocate(DType dtype, long length);
     /// <summary>Copies host data into <paramref name="dst"/> starting at element <paramref name="dstOffset"/>; T's size must match dst's dtype (ushort for F16/BF16, float, int).</summary>

@@ -1,15 +1,46 @@
 using System.CommandLine;
-using Engine.Core;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Engine.Core.Hub;
+using Engine.Core.Text;
 
 namespace Engine.Cli.Commands;
 
-/// <summary>`engine tokenize`: not built yet.</summary>
+/// <summary>
+/// `engine tokenize --model M [--no-special] [--json] TEXT`: prints the ids Hugging Face's
+/// <c>tokenizer(text)["input_ids"]</c> gives, space-separated, or <c>{"ids": [...], "tokens": [...]}</c>.
+/// Needs only the tokenizer files of the model.
+/// </summary>
 internal static class TokenizeCommand
 {
     public static Command Create()
     {
-        var command = new Command("tokenize", "(not yet implemented)");
-        command.SetAction(new Func<ParseResult, int>(_ => throw new EngineException("engine tokenize is not implemented yet")));
+        var model = new Option<string>("--model") { Description = "Model name, repo id or folder holding tokenizer.json", Required = true };
+        var noSpecial = new Option<bool>("--no-special") { Description = "Do not add special tokens such as BOS (add_special_tokens=False)" };
+        var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...], \"tokens\": [...]}" };
+        var text = new Argument<string>("text") { Description = "The text to tokenize" };
+
+        var command = new Command("tokenize", "Print the token ids of a text");
+        command.Options.Add(model);
+        command.Options.Add(noSpecial);
+        command.Options.Add(json);
+        command.Arguments.Add(text);
+        command.SetAction(new Func<ParseResult, int>(parsed =>
+        {
+            var tokenizer = TextTokenizer.Load(ModelLocator.ResolveFolder(parsed.GetValue(model)!));
+            int[] ids = tokenizer.Encode(parsed.GetValue(text) ?? "", addSpecialTokens: !parsed.GetValue(noSpecial));
+            var output = parsed.InvocationConfiguration.Output;
+            if (parsed.GetValue(json))
+            {
+                var document = new { ids, tokens = ids.Select(tokenizer.IdToToken).ToArray() };
+                output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            }
+            else
+            {
+                output.WriteLine(string.Join(' ', ids));
+            }
+            return 0;
+        }));
         return command;
     }
 }

@@ -36,19 +36,22 @@ public sealed unsafe class SafetensorsFile : ICheckpoint
     {
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path)) throw new EngineException($"checkpoint file {path} not found");
-        long length = new FileInfo(path).Length;
-        if (length == 0) throw new EngineException($"{path}: file is empty, not a safetensors checkpoint");
-        if (length < 8)
-            throw new EngineException($"{path}: file is truncated: {length} bytes, shorter than the 8-byte header length");
 
+        FileStream? stream = null;
         MemoryMappedFile? mapping = null;
         MemoryMappedViewAccessor? view = null;
         byte* basePointer = null;
         try
         {
-            // Opened with FileShare.Read so that other readers (and other engines) may map it too.
-            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            // The stream's length is the target's: FileInfo.Length would measure a symbolic link itself
+            // (the Hugging Face cache links snapshot files to blobs). FileShare.Read lets others map it too.
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            long length = stream.Length;
+            if (length == 0) throw new EngineException($"{path}: file is empty, not a safetensors checkpoint");
+            if (length < 8)
+                throw new EngineException($"{path}: file is truncated: {length} bytes, shorter than the 8-byte header length");
             mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            stream = null; // owned by the mapping now
             view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
             basePointer += view.PointerOffset;
@@ -65,12 +68,15 @@ public sealed unsafe class SafetensorsFile : ICheckpoint
             var entries = SafetensorsHeader.Parse(new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength), length - dataStart, path);
             return new SafetensorsFile(path, mapping, view, basePointer, entries, dataStart);
         }
-        catch
+        catch (Exception e)
         {
             // Nothing half-loaded: release what was mapped before reporting.
             if (basePointer != null) view!.SafeMemoryMappedViewHandle.ReleasePointer();
             view?.Dispose();
             mapping?.Dispose();
+            stream?.Dispose();
+            if (e is IOException or UnauthorizedAccessException)
+                throw new EngineException($"{path}: cannot read the file: {e.Message.ReplaceLineEndings(" ").Trim()}", e);
             throw;
         }
     }

@@ -25,7 +25,7 @@ internal static class SafetensorsHeader
         JsonDocument document;
         try
         {
-            var reader = new Utf8JsonReader(header, new JsonReaderOptions { AllowTrailingCommas = false });
+            var reader = new Utf8JsonReader(header);
             document = JsonDocument.ParseValue(ref reader);
             if (reader.BytesConsumed < header.Length && !IsWhitespace(header[(int)reader.BytesConsumed..]))
                 throw new EngineException($"{file}: safetensors header is not valid JSON: text after the closing brace");

@@ -5,7 +5,8 @@ namespace Engine.Core.Checkpoints;
 /// <summary>
 /// A checkpoint split over several safetensors shards, listed by <c>model.safetensors.index.json</c>
 /// (its <c>weight_map</c>: tensor name to shard file). Every shard is opened and validated up front;
-/// every tensor the index names must be in the shard it names.
+/// every tensor the index names must be in the shard it names. Tensors a shard holds that the index
+/// does not name are not exposed, as transformers does not load them either.
 /// </summary>
 public sealed class ShardedCheckpoint : ICheckpoint
 {

@@ -87,6 +87,14 @@ internal readonly struct ConfigJson
 
     public double Positive(string key, double value) => value > 0 ? value : throw Error($"\"{key}\" must be positive, found {value}");
 
+    /// <summary>The first key whose value is an object, or null.</summary>
+    public string? FirstObjectKey()
+    {
+        foreach (var p in _object.EnumerateObject())
+            if (p.Value.ValueKind == JsonValueKind.Object) return p.Name;
+        return null;
+    }
+
     /// <summary>A nested object, or null when absent.</summary>
     public ConfigJson? GetObject(string key)
     {

@@ -13,6 +13,9 @@ internal static class RopeConfigReader
     {
         if (config.GetObject("rope_parameters") is { } parameters)
         {
+            // transformers 5 nests rope_parameters per layer type for models that mix attention kinds.
+            if (parameters.FirstObjectKey() is { } nested)
+                throw parameters.Error($"per-layer-type rope parameters (\"{nested}\") are not supported");
             double theta = parameters.Positive("rope_theta",
                 parameters.GetDouble("rope_theta") ?? config.GetDouble("rope_theta") ?? 10000.0);
             return (theta, ReadScaling(parameters, typeRequired: false));

@@ -17,14 +17,15 @@ public sealed unsafe partial class SimdBackend
         int* pos = PointerOf<int>(positions);
         ForRanges(rows, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            // Angles in double: positions reach 10^5 and f32 angles would lose the low bits of the phase.
+            // The angle is the f32 product, as Hugging Face computes it (the model was trained with those
+            // phases); its sine and cosine are then taken in double.
             Span<float> cos = half <= 512 ? stackalloc float[half] : new float[half];
             Span<float> sin = half <= 512 ? stackalloc float[half] : new float[half];
             for (long r = start; r < end; r++)
             {
                 for (int j = 0; j < half; j++)
                 {
-                    double angle = (double)pos[r] * freq[j];
+                    double angle = pos[r] * freq[j];
                     cos[j] = (float)Math.Cos(angle);
                     sin[j] = (float)Math.Sin(angle);
                 }

@@ -3,22 +3,41 @@ using System.Runtime.ExceptionServices;
 namespace Engine.Kernels.Cpu;
 
 /// <summary>
-/// Persistent worker threads for the SIMD backend's data-parallel ops. <see cref="For"/> hands out item
-/// indices dynamically (the calling thread works too) and returns when all items are done. Workers spin
-/// briefly between ops (decode issues hundreds of small ops per token) and then sleep.
+/// Persistent worker threads for the SIMD backend's data-parallel ops. <see cref="For"/> publishes a job
+/// whose items are claimed dynamically by whoever is running (the calling thread works too) and returns
+/// when every item has completed: a worker that is descheduled before it claims anything does not hold
+/// the op up. Workers spin briefly between ops (decode issues hundreds of small ops per token), then sleep.
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
+    /// <summary>One For call's items; immutable but for its counters, so a late worker cannot mix up jobs.</summary>
+    private sealed class Job(Action<int> body, int count)
+    {
+        public readonly Action<int> Body = body;
+        public readonly int Count = count;
+        public int Next;
+        public int Completed;
+        public Exception? Error;
+
+        /// <summary>Claims and runs items until none are left.</summary>
+        public void RunItems()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref Next) - 1) < Count)
+            {
+                try { Body(i); }
+                catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
+                Interlocked.Increment(ref Completed);
+            }
+        }
+    }
+
     private readonly Thread[] _workers;
     private readonly object _wake = new();
     private readonly object _dispatch = new();
-    private Action<int>? _body;
-    private int _itemCount;
-    private int _nextItem;
-    private int _busyWorkers;
+    private Job? _current;
     private long _generation;
     private bool _disposed;
-    private Exception? _error;
 
     public WorkerPool(int threads)
     {
@@ -46,33 +65,18 @@ internal sealed class WorkerPool : IDisposable
         lock (_dispatch)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _body = body;
-            _itemCount = items;
-            _nextItem = 0;
-            _error = null;
-            Volatile.Write(ref _busyWorkers, _workers.Length);
+            var job = new Job(body, items);
             lock (_wake)
             {
+                _current = job;
                 _generation++;
                 Monitor.PulseAll(_wake);
             }
-            RunItems();
+            job.RunItems();
             var spin = new SpinWait();
-            while (Volatile.Read(ref _busyWorkers) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            _body = null;
-            if (_error is { } error) ExceptionDispatchInfo.Capture(error).Throw();
-        }
-    }
-
-    private void RunItems()
-    {
-        Action<int> body = _body!;
-        int count = _itemCount;
-        int i;
-        while ((i = Interlocked.Increment(ref _nextItem) - 1) < count)
-        {
-            try { body(i); }
-            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            while (Volatile.Read(ref job.Completed) < items) spin.SpinOnce(sleep1Threshold: -1);
+            _current = null;
+            if (job.Error is { } error) ExceptionDispatchInfo.Capture(error).Throw();
         }
     }
 
@@ -83,14 +87,15 @@ internal sealed class WorkerPool : IDisposable
         {
             var spin = new SpinWait();
             while (Volatile.Read(ref _generation) == seen && !spin.NextSpinWillYield) spin.SpinOnce();
+            Job? job;
             lock (_wake)
             {
                 while (_generation == seen && !_disposed) Monitor.Wait(_wake);
                 if (_disposed) return;
                 seen = _generation;
+                job = _current;
             }
-            RunItems();
-            Interlocked.Decrement(ref _busyWorkers);
+            job?.RunItems();
         }
     }
 

@@ -71,6 +71,23 @@ public class MalformedSafetensorsTests
     }
 
     [Test]
+    public void HeaderIsNotUtf8()
+    {
+        SafetensorsWriter.WriteRaw(_path, 3, [(byte)'{', 0xFF, (byte)'}'], Zeros(8));
+        Assert.That(OpenError(), Does.Contain("safetensors header is not valid JSON"));
+    }
+
+    [Test]
+    public void HeaderLengthOverTheLimit()
+    {
+        // A sparse file large enough to hold the declared header, so only the limit can reject it.
+        long declared = SafetensorsHeader.MaxHeaderBytes + 1;
+        SafetensorsWriter.WriteRaw(_path, (ulong)declared, Encoding.UTF8.GetBytes("{}"), []);
+        using (var stream = new FileStream(_path, FileMode.Open, FileAccess.Write)) stream.SetLength(8 + declared + 16);
+        Assert.That(OpenError(), Does.Contain($"header length {declared} exceeds the {SafetensorsHeader.MaxHeaderBytes}-byte limit"));
+    }
+
+    [Test]
     public void HeaderIsNotAnObject()
     {
         SafetensorsWriter.WriteRaw(_path, "[1, 2]", Zeros(8));

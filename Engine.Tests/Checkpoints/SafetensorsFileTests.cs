@@ -107,4 +107,24 @@ public class SafetensorsFileTests
         var e = Assert.Throws<EngineException>(() => Checkpoint.Open(_temp.Path));
         Assert.That(e!.Message, Does.StartWith("no model.safetensors or model.safetensors.index.json in"));
     }
+
+    [Test]
+    public void OpensThroughASymbolicLink()
+    {
+        // The Hugging Face cache's snapshot files are links to blobs; the file's size is the blob's.
+        string blob = _temp.File("blob");
+        new SafetensorsWriter().Add("x", [3], [1f, -2f, 3f]).Save(blob);
+        string link = _temp.File("model.safetensors");
+        File.CreateSymbolicLink(link, blob);
+        using var file = SafetensorsFile.Open(link);
+        Assert.That(file.Get("x").ToFloat32Array(), Is.EqualTo(new[] { 1f, -2f, 3f }));
+    }
+
+    [Test]
+    public void CheckpointOpenTakesAFolderWithOneDifferentlyNamedFile()
+    {
+        new SafetensorsWriter().Add("x", [1], [4f]).Save(_temp.File("consolidated.safetensors"));
+        using var checkpoint = Checkpoint.Open(_temp.Path);
+        Assert.That(checkpoint.Get("x").ToFloat32Array(), Is.EqualTo(new[] { 4f }));
+    }
 }

@@ -139,6 +139,13 @@ public class ModelConfigLoaderTests
         Assert.That(plain.RopeScaling.Type, Is.EqualTo(RopeScalingType.None));
     }
 
+    [Test]
+    public void PerLayerTypeRopeParametersAreRefused()
+    {
+        string json = Llama(", \"rope_parameters\": {\"full_attention\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}}");
+        Assert.That(ErrorOf(json), Does.Contain("per-layer-type rope parameters (\"full_attention\") are not supported"));
+    }
+
     [TestCase("{\"rope_type\": \"yarn\", \"factor\": 4.0}", "rope scaling type \"yarn\" is not supported; supported: default, linear, llama3")]
     [TestCase("{\"type\": \"dynamic\", \"factor\": 4.0}", "rope scaling type \"dynamic\" is not supported")]
     [TestCase("{\"factor\": 4.0}", "no \"rope_type\" (or \"type\")")]

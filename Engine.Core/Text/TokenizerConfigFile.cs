@@ -1,0 +1,78 @@
+using System.Text.Json;
+
+namespace Engine.Core.Text;
+
+/// <summary>
+/// What the files beside tokenizer.json say about BOS and EOS: tokenizer_config.json's
+/// <c>bos_token</c>, <c>eos_token</c> (a string or an AddedToken object), <c>add_bos_token</c> and
+/// <c>add_eos_token</c>, and generation_config.json's <c>bos_token_id</c> / <c>eos_token_id</c>
+/// (an id or a list). Absent files or fields are null / empty.
+/// </summary>
+internal sealed record TokenizerConfigFile(
+    string? BosToken, string? EosToken, bool? AddBosToken, bool? AddEosToken, int? GenerationBosId, int[] GenerationEosIds)
+{
+    public static TokenizerConfigFile Empty { get; } = new(null, null, null, null, null, []);
+
+    public static TokenizerConfigFile Read(string folder)
+    {
+        string? bos = null, eos = null;
+        bool? addBos = null, addEos = null;
+        int? generationBos = null;
+        var generationEos = new List<int>();
+
+        using (var config = TryParse(Path.Combine(folder, "tokenizer_config.json")))
+        {
+            if (config is not null)
+            {
+                var root = config.RootElement;
+                bos = TokenText(root, "bos_token");
+                eos = TokenText(root, "eos_token");
+                addBos = OptionalBool(root, "add_bos_token");
+                addEos = OptionalBool(root, "add_eos_token");
+            }
+        }
+        using (var generation = TryParse(Path.Combine(folder, "generation_config.json")))
+        {
+            if (generation is not null)
+            {
+                var root = generation.RootElement;
+                if (root.TryGetProperty("bos_token_id", out var b) && b.ValueKind == JsonValueKind.Number) generationBos = b.GetInt32();
+                if (root.TryGetProperty("eos_token_id", out var e))
+                {
+                    if (e.ValueKind == JsonValueKind.Number) generationEos.Add(e.GetInt32());
+                    else if (e.ValueKind == JsonValueKind.Array)
+                        generationEos.AddRange(e.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => x.GetInt32()));
+                }
+            }
+        }
+        return new TokenizerConfigFile(bos, eos, addBos, addEos, generationBos, generationEos.ToArray());
+    }
+
+    private static JsonDocument? TryParse(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+            if (document.RootElement.ValueKind == JsonValueKind.Object) return document;
+            document.Dispose();
+            throw new EngineException($"{path}: expected a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new EngineException($"{path}: not valid JSON ({e.Message})");
+        }
+    }
+
+    private static string? TokenText(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value)) return null;
+        if (value.ValueKind == JsonValueKind.String) return value.GetString();
+        if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+            return content.GetString();
+        return null;
+    }
+
+    private static bool? OptionalBool(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : null;
+}

@@ -1,0 +1,194 @@
+using Engine.Core;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Algorithms.ScanReduceOperations;
+using ILGPU.Runtime;
+
+namespace Engine.Kernels.Ilgpu;
+
+/// <summary>
+/// Linear layer: output[r, o] = sum_i x[r, i] * weight[o, i] (+ bias[o]), weights widened to F32 in
+/// registers, F32 accumulation.
+/// - rows == 1 (decode): matrix-vector, one warp per output row; lanes stride along the row so a
+///   warp reads contiguous memory; when rows are 16-byte aligned each lane loads 16 bytes at once
+///   (8 bf16/f16 or 4 f32 weights); a warp reduction finishes the dot product.
+/// - rows &gt; 1 (prefill): matrix-matrix with 64x64 output tiles and 16-deep K tiles staged in shared
+///   memory; each of 256 threads accumulates a 4x4 block.
+/// A bias of another dtype than the weight is added by a separate kernel.
+/// </summary>
+public sealed partial class IlgpuBackend
+{
+    private const int TileM = 64, TileN = 64, TileK = 16, MatMulThreads = 256;
+    /// <summary>Row stride of the staged weight tile: one float of padding keeps its transposing stores off a single bank.</summary>
+    private const int WeightTileStride = TileN + 1;
+
+    [KernelInstance(typeof(float), typeof(F32Format))]
+    [KernelInstance(typeof(ushort), typeof(F16Format))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format))]
+    internal static void MatVecKernel<TW, TF>(ArrayView<float> x, ArrayView<TW> weight, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW>
+    {
+        int o = Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx;
+        if (o >= outDim) return; // whole warps leave together
+        long rowBase = (long)o * inDim;
+        float acc = 0f;
+        for (int i = Warp.LaneIdx; i < inDim; i += Warp.WarpSize)
+            acc += x[i] * default(TF).Widen(weight[rowBase + i]);
+        acc = WarpExtensions.Reduce<float, AddFloat>(acc);
+        if (Warp.IsFirstLane)
+            output[o] = hasBias != 0 ? acc + default(TF).Widen(bias[o]) : acc;
+    }
+
+    [KernelInstance(typeof(float), typeof(F32Format), typeof(F32Pack))]
+    [KernelInstance(typeof(ushort), typeof(F16Format), typeof(F16Pack))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format), typeof(BF16Pack))]
+    internal static void MatVecPackedKernel<TW, TF, TP>(ArrayView<float> x, ArrayView<Pack16> weight, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW> where TP : struct, IPackFormat
+    {
+        int o = Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx;
+        if (o >= outDim) return;
+        int perPack = default(TP).Count;
+        int packsPerRow = inDim / perPack;
+        long rowBase = (long)o * packsPerRow;
+        float acc = 0f;
+        for (int k = Warp.LaneIdx; k < packsPerRow; k += Warp.WarpSize)
+            acc += default(TP).Dot(weight[rowBase + k], x, (long)k * perPack);
+        acc = WarpExtensions.Reduce<float, AddFloat>(acc);
+        if (Warp.IsFirstLane)
+            output[o] = hasBias != 0 ? acc + default(TF).Widen(bias[o]) : acc;
+    }
+
+    [KernelInstance(typeof(float), typeof(F32Format))]
+    [KernelInstance(typeof(ushort), typeof(F16Format))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format))]
+    internal static void MatMulKernel<TW, TF>(ArrayView<float> x, ArrayView<TW> weight, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int rows, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW>
+    {
+        var xs = SharedMemory.Allocate<float>(TileM * TileK); // [m][k]
+        var ws = SharedMemory.Allocate<float>(TileK * WeightTileStride); // [k][n]
+        int tilesN = (outDim + TileN - 1) / TileN;
+        int m0 = Grid.IdxX / tilesN * TileM;
+        int n0 = Grid.IdxX % tilesN * TileN;
+        int t = Group.IdxX;
+        int tx = t % 16, ty = t / 16;
+        Row4 r0 = default, r1 = default, r2 = default, r3 = default;
+        for (int k0 = 0; k0 < inDim; k0 += TileK)
+        {
+            for (int e = t; e < TileM * TileK; e += MatMulThreads)
+            {
+                int m = m0 + e / TileK, k = k0 + e % TileK;
+                xs[e] = m < rows && k < inDim ? x[(long)m * inDim + k] : 0f;
+            }
+            for (int e = t; e < TileN * TileK; e += MatMulThreads)
+            {
+                int n = e / TileK, c = e % TileK;
+                int gn = n0 + n, k = k0 + c;
+                ws[c * WeightTileStride + n] = gn < outDim && k < inDim ? default(TF).Widen(weight[(long)gn * inDim + k]) : 0f;
+            }
+            Group.Barrier();
+            for (int kk = 0; kk < TileK; kk++)
+            {
+                int wRow = kk * WeightTileStride + tx;
+                float b0 = ws[wRow], b1 = ws[wRow + 16], b2 = ws[wRow + 32], b3 = ws[wRow + 48];
+                r0 = r0.Fma(xs[ty * TileK + kk], b0, b1, b2, b3);
+                r1 = r1.Fma(xs[(ty + 16) * TileK + kk], b0, b1, b2, b3);
+                r2 = r2.Fma(xs[(ty + 32) * TileK + kk], b0, b1, b2, b3);
+                r3 = r3.Fma(xs[(ty + 48) * TileK + kk], b0, b1, b2, b3);
+            }
+            Group.Barrier();
+        }
+        StoreRow<TW, TF>(r0, m0 + ty, n0 + tx, bias, hasBias, output, rows, outDim);
+        StoreRow<TW, TF>(r1, m0 + ty + 16, n0 + tx, bias, hasBias, output, rows, outDim);
+        StoreRow<TW, TF>(r2, m0 + ty + 32, n0 + tx, bias, hasBias, output, rows, outDim);
+        StoreRow<TW, TF>(r3, m0 + ty + 48, n0 + tx, bias, hasBias, output, rows, outDim);
+    }
+
+    /// <summary>Writes a thread's four outputs of one row: columns n, n+16, n+32, n+48.</summary>
+    private static void StoreRow<TW, TF>(Row4 r, int m, int n, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int rows, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW>
+    {
+        if (m >= rows) return;
+        long rowBase = (long)m * outDim;
+        StoreOne<TW, TF>(r.C0, rowBase, n, bias, hasBias, output, outDim);
+        StoreOne<TW, TF>(r.C1, rowBase, n + 16, bias, hasBias, output, outDim);
+        StoreOne<TW, TF>(r.C2, rowBase, n + 32, bias, hasBias, output, outDim);
+        StoreOne<TW, TF>(r.C3, rowBase, n + 48, bias, hasBias, output, outDim);
+    }
+
+    private static void StoreOne<TW, TF>(float value, long rowBase, int n, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW>
+    {
+        if (n < outDim) output[rowBase + n] = hasBias != 0 ? value + default(TF).Widen(bias[n]) : value;
+    }
+
+    [KernelInstance(typeof(float), typeof(F32Format))]
+    [KernelInstance(typeof(ushort), typeof(F16Format))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format))]
+    internal static void AddBiasKernel<TB, TF>(ArrayView<float> output, ArrayView<TB> bias, int rows, int outDim)
+        where TB : unmanaged where TF : struct, IElementFormat<TB>
+    {
+        long total = (long)rows * outDim;
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+            output[i] += default(TF).Widen(bias[i % outDim]);
+    }
+
+    public void Linear(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim)
+    {
+        Require(x.DType == DType.F32 && output.DType == DType.F32, "linear activations are F32");
+        Require(x.Length >= (long)rows * inDim, "linear input shorter than rows * inDim");
+        Require(weight.Length >= (long)outDim * inDim, "linear weight shorter than outDim * inDim");
+        Require(output.Length >= (long)rows * outDim, "linear output shorter than rows * outDim");
+        Require(bias is null || bias.Length >= outDim, "linear bias shorter than outDim");
+        if (rows == 0 || outDim == 0) return;
+        bool fuseBias = bias is not null && bias.DType == weight.DType;
+        switch (weight.DType)
+        {
+            case DType.F32: LinearOf<float, F32Format, F32Pack>(x, weight, fuseBias ? bias : null, output, rows, inDim, outDim); break;
+            case DType.F16: LinearOf<ushort, F16Format, F16Pack>(x, weight, fuseBias ? bias : null, output, rows, inDim, outDim); break;
+            case DType.BF16: LinearOf<ushort, BF16Format, BF16Pack>(x, weight, fuseBias ? bias : null, output, rows, inDim, outDim); break;
+            default: throw new ArgumentException($"linear weight dtype {weight.DType} is not a weight dtype");
+        }
+        if (bias is not null && !fuseBias)
+        {
+            var config = GridStride((long)rows * outDim);
+            switch (bias.DType)
+            {
+                case DType.F32: Kernel<ArrayView<float>, ArrayView<float>, int, int>(AddBiasKernel<float, F32Format>)(config, ViewOf<float>(output), ViewOf<float>(bias), rows, outDim); break;
+                case DType.F16: Kernel<ArrayView<float>, ArrayView<ushort>, int, int>(AddBiasKernel<ushort, F16Format>)(config, ViewOf<float>(output), ViewOf<ushort>(bias), rows, outDim); break;
+                case DType.BF16: Kernel<ArrayView<float>, ArrayView<ushort>, int, int>(AddBiasKernel<ushort, BF16Format>)(config, ViewOf<float>(output), ViewOf<ushort>(bias), rows, outDim); break;
+                default: throw new ArgumentException($"linear bias dtype {bias.DType} is not a weight dtype");
+            }
+        }
+    }
+
+    private void LinearOf<TW, TF, TP>(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW> where TP : struct, IPackFormat
+    {
+        var xs = ViewOf<float>(x);
+        var w = ViewOf<TW>(weight);
+        var b = bias is null ? w : ViewOf<TW>(bias);
+        int hasBias = bias is null ? 0 : 1;
+        var y = ViewOf<float>(output);
+        if (rows == 1)
+        {
+            int warpsPerGroup = GroupSize / Accelerator.WarpSize;
+            var config = new KernelConfig((outDim + warpsPerGroup - 1) / warpsPerGroup, GroupSize);
+            int perPack = default(TP).Count;
+            bool packable = inDim % perPack == 0 && ((IlgpuArray)weight).ByteOffset % 16 == 0;
+            if (packable)
+            {
+                var packs = ViewOf<Pack16>(weight.View(0, (long)outDim * inDim));
+                Kernel<ArrayView<float>, ArrayView<Pack16>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecPackedKernel<TW, TF, TP>)(config, xs, packs, b, hasBias, y, inDim, outDim);
+            }
+            else
+            {
+                Kernel<ArrayView<float>, ArrayView<TW>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecKernel<TW, TF>)(config, xs, w, b, hasBias, y, inDim, outDim);
+            }
+            return;
+        }
+        int tiles = ((rows + TileM - 1) / TileM) * ((outDim + TileN - 1) / TileN);
+        Kernel<ArrayView<float>, ArrayView<TW>, ArrayView<TW>, int, ArrayView<float>, int, int, int>(MatMulKernel<TW, TF>)(
+            new KernelConfig(tiles, MatMulThreads), xs, w, b, hasBias, y, rows, inDim, outDim);
+    }
+}

@@ -1,0 +1,20 @@
+using Engine.Core;
+
+namespace Engine.Models;
+
+/// <summary>How a model is loaded: the device and the KV store's shape.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>auto, cuda, opencl, cpu or ilgpu-cpu (see <see cref="Kernels.BackendFactory"/>).</summary>
+    public string Device { get; init; } = "auto";
+    /// <summary>Worker threads of the CPU backend (0: all cores).</summary>
+    public int Threads { get; init; }
+    /// <summary>Bytes for the KV pool; null: 90% of what is free after the weights, capped at what one full-context sequence needs.</summary>
+    public long? KvMemoryBytes { get; init; }
+    /// <summary>Slots per KV page (a power of two).</summary>
+    public int PageSize { get; init; } = 16;
+    /// <summary>KV element type; null: the model's dtype (F32 weights keep F32 KV).</summary>
+    public DType? KvDType { get; init; }
+    /// <summary>Largest sequence (prompt plus generated tokens); null: the model's max_position_embeddings.</summary>
+    public int? ContextLimit { get; init; }
+}
