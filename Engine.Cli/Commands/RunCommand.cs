@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Engine.Cli.Formatting;
+using Engine.Cli.Options;
 using Engine.Core;
 using Engine.Core.Sampling;
 using Engine.Core.Text.Templates;
@@ -33,7 +34,8 @@ internal static class RunCommand
     private static readonly Option<int?> Seed = new("--seed") { Description = "Random seed for sampling" };
     private static readonly Option<string[]> Stop = new("--stop") { Description = "Stop when the text contains this string (repeatable)", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<bool> IgnoreEos = new("--ignore-eos") { Description = "Do not stop at end-of-sequence tokens" };
-    private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once)" };
+    private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
+    private static readonly KvPolicyOptions KvPolicy = new();
     private static readonly Option<string> Device = new("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
     private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
     private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
@@ -51,6 +53,7 @@ internal static class RunCommand
                      IgnoreEos, PrefillChunk, Device, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
                  })
             command.Options.Add(option);
+        KvPolicy.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(Execute));
         return command;
     }
@@ -66,10 +69,12 @@ internal static class RunCommand
         int logprobs = parsed.GetValue(Logprobs);
         if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");
         if (parsed.GetValue(Chat) && parsed.GetValue(Json)) throw new EngineException("--json prints one request's result; it cannot be combined with --chat");
-        var prefill = ParsePrefill(parsed.GetValue(PrefillChunk));
+        var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), KvPolicy.ParseLagKv(parsed));
 
         using var engine = InferenceEngine.Load(parsed.GetValue(Model)!, engineOptions);
-        var options = ReadGenerationOptions(parsed, engine, prefill, logprobs);
+        var policy = KvPolicy.Resolve(parsed, engine.Config.NumLayers);
+        using var disposablePolicy = policy.Policy as IDisposable;
+        var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
         options.Validate();
 
         using var cancellation = new CancellationTokenSource();
@@ -90,7 +95,7 @@ internal static class RunCommand
                 stdout.Write(token.Text);
                 stdout.Flush();
             }
-            if (json) stdout.WriteLine(ToJson(engine, completion));
+            if (json) stdout.WriteLine(ToJson(engine, completion, policy));
             else
             {
                 stdout.WriteLine();
@@ -170,13 +175,6 @@ internal static class RunCommand
         };
     }
 
-    private static PrefillSchedule ParsePrefill(string? text)
-    {
-        if (text is null) return PrefillSchedule.Default;
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int size)) return PrefillSchedule.Fixed(size);
-        throw new EngineException($"--prefill-chunk: '{text}' is not a number of tokens (0: the whole prompt)");
-    }
-
     private static int[] ParseIds(string text)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
@@ -194,7 +192,7 @@ internal static class RunCommand
             $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
-    private static string ToJson(InferenceEngine engine, Completion c)
+    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
     {
         var s = c.Stats;
         var document = new Dictionary<string, object?>
@@ -222,6 +220,8 @@ internal static class RunCommand
                 ["layers"] = s.Layers.Select(l => new Dictionary<string, int> { ["logical_len"] = l.LogicalLength, ["physical_len"] = l.PhysicalLength }).ToArray(),
             },
         };
+        if (policy.Name != "full")
+            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
         if (c.Logprobs.Count > 0)
             document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
         return JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
