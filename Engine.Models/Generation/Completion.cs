@@ -132,6 +132,8 @@ public sealed class Completion
                 _text.Append(text);
                 yield return new GeneratedToken(token, text, top);
                 if (reason is FinishReason r) { Finish(r); yield break; }
+                // The consumer may have cancelled while holding this token: no further device work then.
+                if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
 
                 logits = _model.Forward(sequence, [token], ForwardStep.Decode, _cache, _options.KvPolicy);
             }

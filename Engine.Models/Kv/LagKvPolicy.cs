@@ -18,6 +18,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
 {
     private readonly ConditionalWeakTable<SequenceKv, SequenceState> _sequences = new();
     private readonly LagKvWorkspace _workspace = new();
+    private SequenceState? _last;
 
     public LagKvPolicy(LagKvOptions options) => Options = options;
 
@@ -29,6 +30,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
         if (step.Backend is not ILagKvOps ops)
             throw new EngineException($"LagKV is not supported on the {step.Backend.Name} backend");
         SequenceState state = _sequences.GetValue(step.Sequence, s => new SequenceState(s.Layers.Length));
+        _last = state;
         if (Options.Mode == LagKvMode.Press) Press(step, ops, state);
         else Compress(step, ops, state);
     }
@@ -80,6 +82,15 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
             i, !Options.Compresses(i), state?.Compressions[i] ?? 0, state?.Layers[i].CompressedPartitions ?? 0,
             layer.PhysicalLength, sequence.LogicalLength)).ToArray();
     }
+
+    /// <summary>
+    /// Per-layer statistics of the most recent sequence this policy compressed, given its final
+    /// lengths (e.g. GenerationStats.Layers, once the request ended and its cache is gone).
+    /// </summary>
+    public IReadOnlyList<LagKvLayerStats> LastSequenceStats(IReadOnlyList<Generation.LayerKvLength> lengths) =>
+        lengths.Select((length, i) => new LagKvLayerStats(
+            i, !Options.Compresses(i), _last?.Compressions[i] ?? 0, _last?.Layers[i].CompressedPartitions ?? 0,
+            length.PhysicalLength, length.LogicalLength)).ToArray();
 
     /// <summary>Forgets a sequence's compression state (call when its cache is released or reset).</summary>
     public void Forget(SequenceKv sequence) => _sequences.Remove(sequence);
