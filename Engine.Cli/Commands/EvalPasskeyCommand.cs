@@ -71,7 +71,7 @@ internal static class EvalPasskeyCommand
             {
                 foreach (var trial in fitting)
                 {
-                    var kvPolicy = KvEvalPolicies.Create(kind, options);
+                    var kvPolicy = KvPolicyFactory.Create(KvEvalPolicyNames.Name(kind), options, eval.Config.NumLayers);
                     try { outcomes.Add(PasskeyEvaluation.Run(engine, eval.Tokenizer, trial, kvPolicy, prefill, maxNew)); }
                     finally { (kvPolicy as IDisposable)?.Dispose(); }
                     report?.Invoke(outcomes.Count);

@@ -25,7 +25,7 @@ public static class KvEvaluation
         if (tokens.Count < 2) throw new EngineException($"the text has {tokens.Count} token(s); eval kv needs at least 2");
         options.Validate(model.Config.NumLayers);
         int vocab = model.Config.VocabSize;
-        IKvCachePolicy? kvPolicy = KvEvalPolicies.Create(policy, options);
+        IKvCachePolicy? kvPolicy = KvPolicyFactory.Create(KvEvalPolicyNames.Name(policy), options, model.Config.NumLayers);
         try
         {
             using var full = cache.CreateSequence(tokens.Count);
