@@ -61,7 +61,7 @@ internal static class BenchCommand
             bool cpu;
             using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
             {
-                if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} runs");
+                if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
                 result = ModelBenchmark.Run(engine, settings, random, measuredBandwidthGbps: null, (r, stats) =>
                 {
                     if (!asJson)
