@@ -104,13 +104,15 @@ public class TokenizerModelFallbackTests
         }
     }
 
-    [Test]
-    public void GarbageModelFileIsAOneLineError()
+    [TestCase(new byte[] { 0x0A, 0xFF, 0xFF, 0x01, 0x02 })]
+    [TestCase(new byte[] { 0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F })]
+    [TestCase(new byte[] { 0x08, 0x01 })]
+    public void GarbageModelFileIsAOneLineError(byte[] content)
     {
         string folder = Directory.CreateTempSubdirectory("engine-tokenizer-model-").FullName;
         try
         {
-            File.WriteAllBytes(Path.Combine(folder, "tokenizer.model"), [0x0A, 0xFF, 0xFF, 0x01, 0x02]);
+            File.WriteAllBytes(Path.Combine(folder, "tokenizer.model"), content);
             var error = Assert.Throws<EngineException>(() => TextTokenizer.Load(folder))!;
             Assert.That(error.Message, Does.Contain("tokenizer.model").And.Not.Contain("\n"));
         }
