@@ -40,6 +40,7 @@ public class TemplateInterpreterTests
     public static IEnumerable<TestCaseData> ToJsonCases() => Data(TemplateInterpreterCases.ToJson, "tojson");
     public static IEnumerable<TestCaseData> MacroCases() => Data(TemplateInterpreterCases.MacrosAndGlobals, "macros");
     public static IEnumerable<TestCaseData> GeneratorCases() => Data(TemplateInterpreterCases.GeneratorsAndMarkup, "generators");
+    public static IEnumerable<TestCaseData> PythonCases() => Data(TemplateInterpreterCases.PythonSemantics, "python");
 
     [TestCaseSource(nameof(WhitespaceCases))]
     [TestCaseSource(nameof(LoopCases))]
@@ -54,10 +55,11 @@ public class TemplateInterpreterTests
     [TestCaseSource(nameof(ToJsonCases))]
     [TestCaseSource(nameof(MacroCases))]
     [TestCaseSource(nameof(GeneratorCases))]
+    [TestCaseSource(nameof(PythonCases))]
     public void RendersLikeJinja(string template, string expected) => Assert.That(Render(template), Is.EqualTo(expected));
 
     public static IEnumerable<TestCaseData> RuntimeErrorCases() =>
-        TemplateInterpreterCases.RuntimeErrors.Concat(TemplateInterpreterCases.GeneratorAndMarkupErrors)
+        TemplateInterpreterCases.RuntimeErrors.Concat(TemplateInterpreterCases.GeneratorAndMarkupErrors).Concat(TemplateInterpreterCases.PythonSemanticsErrors)
             .Select((c, i) => new TestCaseData(c.Template, c.Error).SetName($"error {i}: {Shorten(c.Template)}"));
 
     [TestCaseSource(nameof(RuntimeErrorCases))]
