@@ -139,6 +139,19 @@ public class RunCommandTests
     }
 
     [Test]
+    public void LagKvFlagsCompressTheCacheAndAreReported()
+    {
+        var (code, output, error) = Run("run", "--model", Stories, "--prompt-ids", "1", "--max-tokens", "150", "--temperature", "0",
+            "--device", "cpu", "--json", "--lagkv", "4x", "--lag-size", "16", "--sink-size", "4", "--prefill-chunk", "auto");
+        Assert.That(code, Is.EqualTo(0), error);
+        using var doc = JsonDocument.Parse(output);
+        var layers = doc.RootElement.GetProperty("kv").GetProperty("layers").EnumerateArray().ToArray();
+        Assert.That(layers.All(l => l.GetProperty("logical_len").GetInt32() == 150));
+        Assert.That(layers.All(l => l.GetProperty("physical_len").GetInt32() < 150));
+        Assert.That(doc.RootElement.GetProperty("kv_policy").GetProperty("policy").GetString(), Is.EqualTo("lagkv"));
+    }
+
+    [Test]
     public void ChatNeedsATemplate()
     {
         var (code, _, error) = Run("run", "--model", Stories, "--device", "cpu", "--chat");

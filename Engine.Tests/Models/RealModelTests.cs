@@ -108,7 +108,7 @@ public class RealModelTests
         using var backend = ModelBackends.Create(backendName);
         using var checkpoint = Checkpoint.Open(folder);
         using var engine = InferenceEngine.Create("llama-tiny", backend, checkpoint, config,
-            options: new EngineOptions { ContextLimit = 2048, KvDType = DType.F32 });
+            options: new EngineOptions { ContextLimit = 2048 }); // KV in the model's dtype, as `engine run` defaults
         for (int p = 0; p < PromptLengths.Length; p++)
         {
             var completion = engine.Generate(TinyPrompt(PromptLengths[p]), new GenerationOptions { MaxTokens = 32, IgnoreEos = true, Sampling = Engine.Core.Sampling.SamplingOptions.Greedy });
