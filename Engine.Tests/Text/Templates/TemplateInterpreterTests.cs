@@ -136,6 +136,14 @@ public class TemplateInterpreterTests
     }
 
     [Test]
+    public void StrftimeNowSupportsGlibcFlags()
+    {
+        // Expected text from Python 3.11's datetime(2025, 3, 5, 9, 4).strftime on Linux.
+        string text = ChatTemplate.Parse("{{ strftime_now('%-d %B %Y|%^b %-m/%-d %-H:%M|%e|%j %-j') }}").Render([], null, true, null, new DateTime(2025, 3, 5, 9, 4, 0));
+        Assert.That(text, Is.EqualTo("5 March 2025|MAR 3/5 9:04| 5|064 64"));
+    }
+
+    [Test]
     public void ChatMessageConvertsToJsonObject()
     {
         JsonObject json = new ChatMessage("user", "hello");
