@@ -53,11 +53,11 @@ internal sealed class PreTokenizer
             case "ByteLevel":
                 bool addPrefixSpace = TokenizerJson.Bool(spec, "add_prefix_space", false);
                 bool useRegex = TokenizerJson.Bool(spec, "use_regex", true);
-                var gpt2 = new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                Regex? gpt2 = useRegex ? new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant) : null;
                 _steps.Add((pieces, _) =>
                 {
                     if (addPrefixSpace) pieces = pieces.Select(p => p.StartsWith(' ') ? p : " " + p).ToList();
-                    if (useRegex) pieces = SplitAll(pieces, gpt2, "Isolated", false);
+                    if (gpt2 is not null) pieces = SplitAll(pieces, gpt2, "Isolated", false);
                     return pieces.Select(p => ByteLevelAlphabet.Encode(p)).ToList();
                 });
                 break;

@@ -74,16 +74,25 @@ internal sealed record TokenizerDefinition(
 
         if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
             throw new EngineException("tokenizer.json: model has no \"vocab\" object");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        var vocab = new Dictionary<string, int>(vocabJson.EnumerateObject().Count(), StringComparer.Ordinal);
         foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = entry.Value.GetInt32();
 
-        var merges = new Dictionary<long, (int Rank, int Merged)>();
+        var merges = new Dictionary<long, (int Rank, int Merged)>(
+            model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0);
+        var vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        char[] joined = new char[64];
         int rank = 0;
         foreach (var merge in TokenizerJson.Array(model, "merges"))
         {
-            var (left, right) = SplitMerge(merge);
-            if (!vocab.TryGetValue(left, out int leftId) || !vocab.TryGetValue(right, out int rightId) || !vocab.TryGetValue(left + right, out int mergedId))
-                throw new EngineException($"tokenizer.json: merge '{left} {right}' uses a token missing from the vocabulary");
+            var (left, right) = SplitMerge(merge, out string text);
+            int length = left.Length + right.Length;
+            if (joined.Length < length) joined = new char[length * 2];
+            text.AsSpan(left.Start, left.Length).CopyTo(joined);
+            text.AsSpan(right.Start, right.Length).CopyTo(joined.AsSpan(left.Length));
+            if (!vocabBySpan.TryGetValue(text.AsSpan(left.Start, left.Length), out int leftId)
+                || !vocabBySpan.TryGetValue(text.AsSpan(right.Start, right.Length), out int rightId)
+                || !vocabBySpan.TryGetValue(joined.AsSpan(0, length), out int mergedId))
+                throw new EngineException($"tokenizer.json: merge {merge.GetRawText()} uses a token missing from the vocabulary");
             merges.TryAdd(BpeModel.PairKey(leftId, rightId), (rank, mergedId));
             rank++;
         }
@@ -97,20 +106,28 @@ internal sealed record TokenizerDefinition(
             TokenizerJson.Bool(model, "ignore_merges", false));
     }
 
-    /// <summary>A merge is "left right" (older files) or ["left", "right"] (newer ones).</summary>
-    private static (string Left, string Right) SplitMerge(JsonElement merge)
+    /// <summary>
+    /// A merge is "left right" (older files) or ["left", "right"] (newer ones); returns where the two
+    /// tokens lie in <paramref name="text"/> (for the array form, the two joined by a space).
+    /// </summary>
+    private static (Stretch Left, Stretch Right) SplitMerge(JsonElement merge, out string text)
     {
         if (merge.ValueKind == JsonValueKind.String)
         {
-            string text = merge.GetString()!;
+            text = merge.GetString()!;
             int space = text.IndexOf(' ', 1);
-            if (space > 0 && space < text.Length - 1) return (text[..space], text[(space + 1)..]);
+            if (space > 0 && space < text.Length - 1) return (new Stretch(0, space), new Stretch(space + 1, text.Length - space - 1));
         }
         else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
                  && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
         {
-            return (merge[0].GetString()!, merge[1].GetString()!);
+            string left = merge[0].GetString()!;
+            text = left + " " + merge[1].GetString();
+            return (new Stretch(0, left.Length), new Stretch(left.Length + 1, text.Length - left.Length - 1));
         }
         throw new EngineException($"tokenizer.json: merge {merge.GetRawText()} is not a pair of tokens");
     }
+
+    /// <summary>A stretch of a merge string: start and length.</summary>
+    private readonly record struct Stretch(int Start, int Length);
 }

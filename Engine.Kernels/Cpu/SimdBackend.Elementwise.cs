@@ -63,17 +63,12 @@ public sealed unsafe partial class SimdBackend
         });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Argmax(DeviceArray x, int count)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "argmax of an empty range");
         Require(x, DType.F32, count, nameof(x));
-        float* p = PointerOf<float>(x);
-        // Strict '>' keeps the lowest index among ties; NaNs never win.
-        int best = 0;
-        float bestValue = p[0];
-        for (int i = 1; i < count; i++)
-            if (p[i] > bestValue || float.IsNaN(bestValue)) { best = i; bestValue = p[i]; }
-        return best;
+        // Two vectorized passes: the maximum, then its first occurrence (so ties go to the lowest index).
+        var values = new ReadOnlySpan<float>(PointerOf<float>(x), count);
+        return values.IndexOf(TensorPrimitives.Max(values));
     }
 }

@@ -19,6 +19,8 @@ namespace Engine.Kernels.Ilgpu;
 public sealed partial class IlgpuBackend
 {
     private const int TileM = 64, TileN = 64, TileK = 16, MatMulThreads = 256;
+    /// <summary>Row stride of the staged weight tile: one float of padding keeps its transposing stores off a single bank.</summary>
+    private const int WeightTileStride = TileN + 1;
 
     [KernelInstance(typeof(float), typeof(F32Format))]
     [KernelInstance(typeof(ushort), typeof(F16Format))]
@@ -63,7 +65,7 @@ public sealed partial class IlgpuBackend
         where TW : unmanaged where TF : struct, IElementFormat<TW>
     {
         var xs = SharedMemory.Allocate<float>(TileM * TileK); // [m][k]
-        var ws = SharedMemory.Allocate<float>(TileK * TileN); // [k][n]
+        var ws = SharedMemory.Allocate<float>(TileK * WeightTileStride); // [k][n]
         int tilesN = (outDim + TileN - 1) / TileN;
         int m0 = Grid.IdxX / tilesN * TileM;
         int n0 = Grid.IdxX % tilesN * TileN;
@@ -81,12 +83,12 @@ public sealed partial class IlgpuBackend
             {
                 int n = e / TileK, c = e % TileK;
                 int gn = n0 + n, k = k0 + c;
-                ws[c * TileN + n] = gn < outDim && k < inDim ? default(TF).Widen(weight[(long)gn * inDim + k]) : 0f;
+                ws[c * WeightTileStride + n] = gn < outDim && k < inDim ? default(TF).Widen(weight[(long)gn * inDim + k]) : 0f;
             }
             Group.Barrier();
             for (int kk = 0; kk < TileK; kk++)
             {
-                int wRow = kk * TileN + tx;
+                int wRow = kk * WeightTileStride + tx;
                 float b0 = ws[wRow], b1 = ws[wRow + 16], b2 = ws[wRow + 32], b3 = ws[wRow + 48];
                 r0 = r0.Fma(xs[ty * TileK + kk], b0, b1, b2, b3);
                 r1 = r1.Fma(xs[(ty + 16) * TileK + kk], b0, b1, b2, b3);

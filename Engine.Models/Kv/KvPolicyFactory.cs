@@ -6,11 +6,12 @@ namespace Engine.Models.Kv;
 /// <summary>Builds the KV-cache policy `--kv-policy` names.</summary>
 public static class KvPolicyFactory
 {
-    public const string Choices = "lagkv|streaming|full";
+    public const string Choices = "lagkv|streaming|snapkv|h2o|full";
 
     /// <summary>
-    /// full: no policy (null). lagkv: <see cref="LagKvPolicy"/>. streaming: <see cref="StreamingLlmPolicy"/>
-    /// at the budget of the same LagKV options. Options are validated against the model's layer count.
+    /// full: no policy (null). lagkv: <see cref="LagKvPolicy"/>. streaming, snapkv, h2o: the baselines
+    /// at the budget of the same LagKV options (equal KV size at every step). Options are validated
+    /// against the model's layer count.
     /// </summary>
     public static IKvCachePolicy? Create(string name, LagKvOptions options, int layerCount)
     {
@@ -20,8 +21,9 @@ public static class KvPolicyFactory
         return policy switch
         {
             "lagkv" => new LagKvPolicy(options),
-            "streaming" => new StreamingLlmPolicy(options),
-            "snapkv" or "h2o" => throw new EngineException($"--kv-policy {policy} is not available in this build; choose one of {Choices}"),
+            "streaming" => new StreamingLlmPolicy(new KvBudget(options)),
+            "snapkv" => new SnapKvPolicy(new KvBudget(options)),
+            "h2o" => new H2OPolicy(new KvBudget(options)),
             _ => throw new EngineException($"unknown --kv-policy '{name}'; expected one of {Choices}"),
         };
     }

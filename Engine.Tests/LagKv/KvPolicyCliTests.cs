@@ -42,13 +42,14 @@ public class KvPolicyCliTests
         var none = Resolve();
         Assert.That((none.Name, none.Policy, none.LagKv), Is.EqualTo(("full", (IKvCachePolicy?)null, (LagKvOptions?)null)));
         Assert.That(Resolve("--lagkv", "8x", "--kv-policy", "streaming").Policy, Is.TypeOf<StreamingLlmPolicy>());
+        Assert.That(Resolve("--lagkv", "8x", "--kv-policy", "snapkv").Policy, Is.TypeOf<SnapKvPolicy>());
+        Assert.That(Resolve("--lagkv", "8x", "--kv-policy", "h2o").Policy, Is.TypeOf<H2OPolicy>());
         Assert.That(Resolve("--lagkv", "8x", "--kv-policy", "full").Policy, Is.Null);
     }
 
     [TestCase("--lagkv", "1x")]
     [TestCase("--lag-size", "32")]
     [TestCase("--kv-policy", "lagkv")]
-    [TestCase("--kv-policy", "snapkv", "--lagkv", "4x")]
     [TestCase("--kv-policy", "bogus", "--lagkv", "4x")]
     [TestCase("--lagkv", "4x", "--lagkv-mode", "fast")]
     [TestCase("--lagkv", "4x", "--lagkv-skip-layers", "4")]

@@ -94,26 +94,4 @@ public class LagKvPolicyTests
             }
         harness.ReleaseAndAssertNoLeak();
     }
-
-    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.Available))]
-    public void StreamingBaselineKeepsSinkAndRecentAtLagKvBudget(string backendName)
-    {
-        using IBackend backend = TestBackends.Create(backendName);
-        if (backend is not ILagKvOps) { Assert.Ignore($"{backendName} has no LagKV ops"); return; }
-        var options = new LagKvOptions { SinkSize = 8, LagSize = 16, Retention = 0.25 };
-        int prompt = 60, decode = 150, tokens = prompt + decode;
-        using var harness = new LagKvPolicyHarness(backend, 1, tokens, prompt, seed: 5);
-        using var policy = new Engine.Models.Kv.StreamingLlmPolicy(options);
-        harness.Step(policy, prompt, true, true);
-        for (int i = 0; i < decode; i++)
-        {
-            harness.Step(policy, 1, false, false);
-            Assert.That(harness.Sequence.Layers[0].PhysicalLength, Is.EqualTo(LagKvSchedule.LengthAfter(options, harness.Seen)));
-        }
-        int length = harness.Sequence.Layers[0].PhysicalLength;
-        int sink = Engine.Models.Kv.StreamingLlmPolicy.SinkTokens;
-        for (int h = 0; h < KvHeads; h++)
-            harness.AssertHolds(0, h, [.. Enumerable.Range(0, sink), .. Enumerable.Range(tokens - (length - sink), length - sink)]);
-        harness.ReleaseAndAssertNoLeak();
-    }
 }

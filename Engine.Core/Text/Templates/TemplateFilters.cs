@@ -22,6 +22,9 @@ internal static class TemplateFilters
     public static object? Apply(string name, object? value, CallArguments a)
     {
         if (!Names.Contains(name)) throw new TemplateError($"No filter named '{name}'.");
+        if (name is "safe" or "e" or "escape")
+            return value is PyMarkup ? value : new PyMarkup(name == "safe" ? PyValues.Str(value) : PyMarkup.Escape(PyValues.Str(value)));
+        value = PyMarkup.Plain(value);
         switch (name)
         {
             case "default" or "d":
@@ -37,8 +40,6 @@ internal static class TemplateFilters
             case "title": return PyStrings.Title(PyValues.Str(value));
             case "capitalize": return PyStrings.Capitalize(PyValues.Str(value));
             case "string": return PyValues.Str(value);
-            case "safe": return value;
-            case "e" or "escape": return HtmlEscape(PyValues.Str(value));
             case "center":
                 {
                     var center = PyMethods.TryGetAttribute(PyValues.Str(value), "center", out var m) ? (TemplateCallable)m! : null;
@@ -68,6 +69,7 @@ internal static class TemplateFilters
                 }
             case "last":
                 {
+                    if (value is PyGenerator) throw new TemplateError("'generator' object is not reversible");
                     var items = PyValues.Iterate(value);
                     return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty.");
                 }
@@ -79,12 +81,7 @@ internal static class TemplateFilters
                     return items;
                 }
             case "items":
-                return value switch
-                {
-                    Undefined => new List<object?>(),
-                    PyDict dict => dict.Select(kv => (object?)new PyTuple([kv.Key, kv.Value])).ToList(),
-                    _ => throw new TemplateError($"Can only get item pairs from a mapping, not {PyValues.TypeName(value)}."),
-                };
+                return new PyGenerator("do_items", Items(value));
             case "dictsort": return DictSort(value, a);
             case "sort": return Sort(PyValues.Iterate(value), a);
             case "unique":
@@ -119,7 +116,7 @@ internal static class TemplateFilters
             case "abs":
                 return value switch
                 {
-                    long l => Math.Abs(l),
+                    long l => (object)checked(Math.Abs(l)),
                     double d => Math.Abs(d),
                     bool b => b ? 1L : 0L,
                     _ => throw new TemplateError($"bad operand type for abs(): '{PyValues.TypeName(value)}'"),
@@ -145,9 +142,6 @@ internal static class TemplateFilters
                 ? PyOperators.GetItem(item, index) : PyOperators.GetItem(item, part);
         return item;
     }
-
-    private static string HtmlEscape(string s) =>
-        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
 
     private static string Indent(string s, CallArguments a)
     {
@@ -248,36 +242,50 @@ internal static class TemplateFilters
         };
     }
 
-    private static List<object?> Map(object? value, CallArguments a)
+    // jinja2's map/select/reject yield nothing for a falsy input (None included) and are lazy generators.
+    private static IEnumerable<object?> Items(object? value)
     {
-        var items = PyValues.Iterate(value);
+        if (value is Undefined) yield break;
+        if (value is not PyDict dict) throw new TemplateError("Can only get item pairs from a mapping.");
+        foreach (var (k, v) in dict) yield return new PyTuple([k, v]);
+    }
+
+    private static PyGenerator Map(object? value, CallArguments a) => new("sync_do_map", MapItems(value, a));
+
+    private static IEnumerable<object?> MapItems(object? value, CallArguments a)
+    {
+        var items = PyValues.IsTrue(value) ? PyValues.Iterate(value) : [];
         if (a.Keywords.TryGetValue("attribute", out var attribute))
         {
             a.Keywords.TryGetValue("default", out var fallback);
-            return items.Select(x =>
+            foreach (var x in items)
             {
                 object? v = Attribute(x, attribute);
-                return v is Undefined && a.Keywords.ContainsKey("default") ? fallback : v;
-            }).ToList();
+                yield return v is Undefined && a.Keywords.ContainsKey("default") ? fallback : v;
+            }
+            yield break;
         }
         if (a.Positional.Count == 0 || a.Positional[0] is not string filter) throw new TemplateError("map requires a filter argument");
         var rest = new CallArguments(a.Positional.Skip(1).ToList(), a.Keywords);
-        return items.Select(x => Apply(filter, x, rest)).ToList();
+        foreach (var x in items) yield return Apply(filter, x, rest);
     }
 
-    private static List<object?> Select(object? value, CallArguments a, bool keep, bool byAttribute)
+    private static PyGenerator Select(object? value, CallArguments a, bool keep, bool byAttribute) =>
+        new("select_or_reject", SelectItems(value, a, keep, byAttribute));
+
+    private static IEnumerable<object?> SelectItems(object? value, CallArguments a, bool keep, bool byAttribute)
     {
-        var items = PyValues.Iterate(value);
+        var items = PyValues.IsTrue(value) ? PyValues.Iterate(value) : [];
         int testIndex = byAttribute ? 1 : 0;
         object? attribute = byAttribute ? (a.Positional.Count > 0 ? a.Positional[0] : throw new TemplateError("missing parameter for attribute name")) : null;
         string? test = a.Positional.Count > testIndex ? a.Positional[testIndex] as string : null;
         var testArgs = new CallArguments(a.Positional.Skip(testIndex + 1).ToList(), a.Keywords);
-        return items.Where(item =>
+        foreach (var item in items)
         {
             object? subject = byAttribute ? Attribute(item, attribute) : item;
             bool passed = test is null ? PyValues.IsTrue(subject) : TemplatePredicates.Test(test, subject, testArgs);
-            return passed == keep;
-        }).ToList();
+            if (passed == keep) yield return item;
+        }
     }
 
     // Hugging Face's tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).

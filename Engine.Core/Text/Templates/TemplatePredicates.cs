@@ -5,6 +5,7 @@ internal static class TemplatePredicates
 {
     public static bool Test(string name, object? value, CallArguments args)
     {
+        value = PyMarkup.Plain(value);
         object? Arg() => args.Positional.Count > 0 ? args.Positional[0]
             : args.Keywords.Count > 0 ? args.Keywords.Values.First()
             : throw new TemplateError($"test '{name}' needs an argument");
