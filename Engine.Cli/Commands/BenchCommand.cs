@@ -31,13 +31,15 @@ internal static class BenchCommand
         var context = new Option<int?>("--context") { Description = "Context limit the KV cache is sized for (default: prompt + generated tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
+        var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record })
+        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
             command.Options.Add(option);
         command.SetAction(new Func<ParseResult, int>(pr =>
         {
             var settings = new BenchSettings(pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
+            if (pr.GetValue(probeMiB) < 16) throw new EngineException($"--bandwidth-probe-mib must be at least 16, got {pr.GetValue(probeMiB)}");
             if (pr.GetValue(threads) < 0) throw new EngineException($"--threads must be 0 (all cores) or positive, got {pr.GetValue(threads)}");
             int? contextLimit = pr.GetValue(context);
             if (contextLimit is { } c && c < settings.PromptTokens + settings.GenTokens)
@@ -69,7 +71,7 @@ internal static class BenchCommand
                 cpu = engine.Backend.Kind == BackendKind.SimdCpu;
             }
             // Measured after the model is freed, so its buffer neither competes with the weights nor counts in the peak above.
-            if (cpu) result = result with { MeasuredBandwidthGbps = MemoryBandwidthProbe.MeasureRead(threads: result.Threads).MedianGbps };
+            if (cpu) result = result with { MeasuredBandwidthGbps = MemoryBandwidthProbe.MeasureRead((long)pr.GetValue(probeMiB) << 20, result.Threads).MedianGbps };
 
             var jsonObject = result.ToJson();
             if (asJson) output.WriteLine(jsonObject.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

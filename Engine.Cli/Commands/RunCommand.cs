@@ -34,7 +34,8 @@ internal static class RunCommand
     private static readonly Option<int?> Seed = new("--seed") { Description = "Random seed for sampling" };
     private static readonly Option<string[]> Stop = new("--stop") { Description = "Stop when the text contains this string (repeatable)", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<bool> IgnoreEos = new("--ignore-eos") { Description = "Do not stop at end-of-sequence tokens" };
-    private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with --lagkv, S + 2L then L)" };
+    private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
+    private static readonly KvPolicyOptions KvPolicy = new();
     private static readonly Option<string> Device = new("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
     private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
     private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
@@ -42,7 +43,6 @@ internal static class RunCommand
     private static readonly Option<int> Threads = new("--threads") { Description = "CPU backend worker threads (0: all cores)" };
     private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object with ids, text, finish reason, timings and KV statistics" };
     private static readonly Option<int> Logprobs = new("--logprobs") { Description = $"Report the top K log-probabilities per token (K <= {TopLogprobs.MaxK}; with --json)" };
-    private static readonly KvPolicyOptions KvPolicy = new();
 
     public static Command Create()
     {
@@ -72,9 +72,9 @@ internal static class RunCommand
         var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), KvPolicy.ParseLagKv(parsed));
 
         using var engine = InferenceEngine.Load(parsed.GetValue(Model)!, engineOptions);
-        KvPolicyChoice kv = KvPolicy.Resolve(parsed, engine.Config.NumLayers);
-        using var ownedPolicy = kv.Policy as IDisposable;
-        var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = kv.Policy };
+        var policy = KvPolicy.Resolve(parsed, engine.Config.NumLayers);
+        using var disposablePolicy = policy.Policy as IDisposable;
+        var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
         options.Validate();
 
         using var cancellation = new CancellationTokenSource();
@@ -95,7 +95,7 @@ internal static class RunCommand
                 stdout.Write(token.Text);
                 stdout.Flush();
             }
-            if (json) stdout.WriteLine(ToJson(engine, completion, kv));
+            if (json) stdout.WriteLine(ToJson(engine, completion, policy));
             else
             {
                 stdout.WriteLine();
@@ -192,7 +192,7 @@ internal static class RunCommand
             $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
-    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice kv)
+    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
     {
         var s = c.Stats;
         var document = new Dictionary<string, object?>
@@ -220,11 +220,8 @@ internal static class RunCommand
                 ["layers"] = s.Layers.Select(l => new Dictionary<string, int> { ["logical_len"] = l.LogicalLength, ["physical_len"] = l.PhysicalLength }).ToArray(),
             },
         };
-        if (kv.Policy is not null)
-        {
-            var pool = engine.Cache.Pool;
-            document["kv_policy"] = KvPolicyJson.Build(kv, s, KvPool.BytesPerPageFor(pool.KvHeads, 1, pool.HeadDim, pool.DType));
-        }
+        if (policy.Name != "full")
+            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
         if (c.Logprobs.Count > 0)
             document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
         return JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });

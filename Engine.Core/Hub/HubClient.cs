@@ -88,7 +88,7 @@ public sealed class HubClient : IDisposable
         if (etag is null) throw new EngineException($"{Endpoint}: no usable ETag for {repoId}/{file}; cannot store or verify it");
         long? size = long.TryParse(Header(response, "X-Linked-Size"), out long linked) ? linked : response.Content.Headers.ContentLength;
         var location = response.Headers.Location is { } l ? new Uri(response.RequestMessage!.RequestUri!, l) : response.RequestMessage!.RequestUri!;
-        return new HubFileMetadata(file, etag, size, Header(response, "X-Repo-Commit"), location);
+        return new HubFileMetadata(file, etag, size, location);
     }
 
     /// <summary>GET of file bytes from <paramref name="url"/>, from byte <paramref name="offset"/> on when it is positive (a Range request).</summary>
@@ -111,7 +111,7 @@ public sealed class HubClient : IDisposable
     public Uri ResolveUrl(string repoId, string revision, string file) =>
         new(_endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}");
 
-    public EngineException Unreachable(Exception e) =>
+    private EngineException Unreachable(Exception e) =>
         new($"cannot reach {Endpoint}: {e.Message} (check the network, or HF_ENDPOINT; HF_HUB_OFFLINE=1 uses the cache only)", e);
 
     private EngineException Silent(string what) =>

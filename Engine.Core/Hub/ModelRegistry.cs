@@ -24,6 +24,10 @@ public sealed class ModelRegistry
     public RegistryEntry? Find(string name) =>
         Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>The entry whose repo is <paramref name="repoId"/> (case-insensitive, as the hub treats repo ids), or null.</summary>
+    public RegistryEntry? FindByRepo(string repoId) =>
+        Entries.FirstOrDefault(e => string.Equals(e.Repo, repoId, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The models.json to use: beside the binary first, else the nearest one in a parent folder (the repository root).</summary>
     public static string FindFile()
     {

@@ -5,7 +5,7 @@ namespace Engine.Core.Text;
 /// <summary>
 /// A Hugging Face tokenizer loaded from <c>tokenizer.json</c> (byte-level BPE as in Qwen2/2.5 and
 /// Llama 3, sentencepiece-style BPE with byte fallback as in Llama 2) or, without one, from
-/// <c>tokenizer.model</c> (tiktoken or sentencepiece), with BOS/EOS taken from
+/// vocab.json + merges.txt or <c>tokenizer.model</c> (tiktoken or sentencepiece), with BOS/EOS taken from
 /// tokenizer_config.json and generation_config.json beside it. <see cref="Encode"/> gives the ids
 /// of <c>tokenizer(text)["input_ids"]</c>; <see cref="Decode"/> those of <c>tokenizer.decode</c>
 /// (without transformers' clean_up_tokenization_spaces). Thread-safe for encoding and decoding.
@@ -50,35 +50,49 @@ public sealed class TextTokenizer
         }
         _tokenBytes = new byte[]?[size]; // filled on first use: most ids are never decoded
 
-        // BOS: tokenizer_config.json names it; else the post-processor's leading special token; else generation_config.
-        int[] prefix = definition.Template.Prefix, suffix = definition.Template.Suffix;
-        BosId = config.BosToken is not null ? TokenToId(config.BosToken)
-            : prefix.Length > 0 ? prefix[0]
-            : config.GenerationBosId is int g && g >= 0 && g < size ? g : null;
+        BosId = ResolveBos(config, definition.Template.Prefix);
         BosToken = BosId is int bos ? _tokens[bos] : null;
         int? eosId = config.EosToken is not null ? TokenToId(config.EosToken) : null;
+        (_prefix, _suffix) = ApplyConfigOverrides(definition.Template, config, BosId, eosId);
+        AddsBos = BosId is int b && _prefix.Length > 0 && _prefix[0] == b;
+        EosIds = ResolveEos(config, eosId);
+    }
 
-        // add_bos_token / add_eos_token in tokenizer_config.json override the post-processor (as transformers' Llama tokenizer does).
-        if (config.AddBosToken is bool addBos && BosId is int bosId)
-            prefix = addBos ? (prefix.Length > 0 && prefix[0] == bosId ? prefix : [bosId, .. prefix]) : prefix.Where(i => i != bosId).ToArray();
+    /// <summary>tokenizer_config.json's bos_token; else the post-processor's leading token; else generation_config's.</summary>
+    private int? ResolveBos(TokenizerConfigFile config, int[] templatePrefix)
+    {
+        if (config.BosToken is not null) return TokenToId(config.BosToken);
+        if (templatePrefix.Length > 0) return templatePrefix[0];
+        return config.GenerationBosId is int id && id >= 0 && id < VocabSize ? id : null;
+    }
+
+    /// <summary>add_bos_token / add_eos_token in tokenizer_config.json win over the post-processor (as in transformers' Llama tokenizer).</summary>
+    private static (int[] Prefix, int[] Suffix) ApplyConfigOverrides(SpecialTokenTemplate template, TokenizerConfigFile config, int? bosId, int? eosId)
+    {
+        int[] prefix = template.Prefix, suffix = template.Suffix;
+        if (config.AddBosToken is bool addBos && bosId is int bos)
+            prefix = addBos ? (prefix.Length > 0 && prefix[0] == bos ? prefix : [bos, .. prefix]) : prefix.Where(i => i != bos).ToArray();
         if (config.AddEosToken is bool addEos && eosId is int eos)
             suffix = addEos ? (suffix.Length > 0 && suffix[^1] == eos ? suffix : [.. suffix, eos]) : suffix.Where(i => i != eos).ToArray();
-        _prefix = prefix;
-        _suffix = suffix;
-        AddsBos = BosId is int b && prefix.Length > 0 && prefix[0] == b;
+        return (prefix, suffix);
+    }
 
-        var eosIds = new HashSet<int>(config.GenerationEosIds.Where(i => i >= 0 && i < size));
+    /// <summary>The declared EOS ids; a conventional end token when the config files name none.</summary>
+    private FrozenSet<int> ResolveEos(TokenizerConfigFile config, int? eosId)
+    {
+        var eosIds = new HashSet<int>(config.GenerationEosIds.Where(i => i >= 0 && i < VocabSize));
         if (eosId is int declared) eosIds.Add(declared);
         if (eosIds.Count == 0)
             foreach (string name in ConventionalEosTokens)
                 if (TokenToId(name) is int id && _special[id]) eosIds.Add(id);
-        EosIds = eosIds.ToFrozenSet();
+        return eosIds.ToFrozenSet();
     }
 
     /// <summary>
     /// Loads the tokenizer of a model folder: tokenizer.json plus tokenizer_config.json and
     /// generation_config.json when present. A folder without tokenizer.json falls back to
-    /// tokenizer.model (Llama 3's tiktoken format or a sentencepiece BPE model). Throws
+    /// vocab.json + merges.txt (GPT-2 / Qwen2 layout), then to tokenizer.model (Llama 3's tiktoken
+    /// format or a sentencepiece BPE model). Throws
     /// <see cref="EngineException"/> when there is no usable tokenizer file.
     /// </summary>
     public static TextTokenizer Load(string folder)
@@ -86,18 +100,21 @@ public sealed class TextTokenizer
         if (!Directory.Exists(folder)) throw new EngineException($"tokenizer folder {folder} not found");
         string json = Path.Combine(folder, "tokenizer.json");
         if (File.Exists(json)) return FromFile(json);
+        var config = TokenizerConfigFile.Read(folder);
+        if (VocabMergesFiles.ExistIn(folder)) return new TextTokenizer(VocabMergesFiles.Read(folder, config), config);
         string model = Path.Combine(folder, "tokenizer.model");
         if (File.Exists(model))
         {
             var definition = TiktokenModelFile.Recognizes(model) ? TiktokenModelFile.Read(model) : SentencePieceModelFile.Read(model);
-            return new TextTokenizer(definition, TokenizerConfigFile.Read(folder));
+            return new TextTokenizer(definition, config);
         }
-        throw new EngineException($"no tokenizer.json or tokenizer.model in {Path.GetFullPath(folder)}");
+        throw new EngineException($"no tokenizer.json, vocab.json + merges.txt or tokenizer.model in {Path.GetFullPath(folder)}");
     }
 
-    /// <summary>Whether <see cref="Load"/> has a file to read in the folder (tokenizer.json or tokenizer.model).</summary>
+    /// <summary>Whether <see cref="Load"/> has files to read in the folder.</summary>
     public static bool ExistsIn(string folder) =>
-        File.Exists(Path.Combine(folder, "tokenizer.json")) || File.Exists(Path.Combine(folder, "tokenizer.model"));
+        File.Exists(Path.Combine(folder, "tokenizer.json")) || VocabMergesFiles.ExistIn(folder)
+        || File.Exists(Path.Combine(folder, "tokenizer.model"));
 
     /// <summary>Loads a tokenizer.json file; the config files beside it are read too.</summary>
     public static TextTokenizer FromFile(string tokenizerJsonPath)

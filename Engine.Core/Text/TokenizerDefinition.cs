@@ -57,8 +57,14 @@ internal sealed record TokenizerDefinition(
     /// <summary>Stands for an absent section, which means the same as an explicit null.</summary>
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement;
 
+    /// <summary>Ids index arrays sized by the largest id: refuse negative or absurd ones.</summary>
+    private static int CheckId(int id, string token) =>
+        id is >= 0 and < MaxTokenId ? id : throw new EngineException($"tokenizer.json: token '{token}' has id {id}, outside 0..{MaxTokenId - 1}");
+
+    private const int MaxTokenId = 1 << 24;
+
     private static AddedToken ReadAddedToken(JsonElement token) => new(
-        token.GetProperty("id").GetInt32(),
+        CheckId(token.GetProperty("id").GetInt32(), token.GetProperty("content").ToString()),
         TokenizerJson.String(token, "content"),
         TokenizerJson.Bool(token, "special", false),
         TokenizerJson.Bool(token, "lstrip", false),
@@ -75,32 +81,20 @@ internal sealed record TokenizerDefinition(
         if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
             throw new EngineException("tokenizer.json: model has no \"vocab\" object");
         var vocab = new Dictionary<string, int>(vocabJson.EnumerateObject().Count(), StringComparer.Ordinal);
-        foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = entry.Value.GetInt32();
+        foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = CheckId(entry.Value.GetInt32(), entry.Name);
 
-        var merges = new Dictionary<long, (int Rank, int Merged)>(
-            model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0);
-        var vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
-        char[] joined = new char[64];
-        int rank = 0;
+        var merges = new MergeTable(vocab,
+            model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0, "tokenizer.json");
         foreach (var merge in TokenizerJson.Array(model, "merges"))
         {
             var (left, right) = SplitMerge(merge, out string text);
-            int length = left.Length + right.Length;
-            if (joined.Length < length) joined = new char[length * 2];
-            text.AsSpan(left.Start, left.Length).CopyTo(joined);
-            text.AsSpan(right.Start, right.Length).CopyTo(joined.AsSpan(left.Length));
-            if (!vocabBySpan.TryGetValue(text.AsSpan(left.Start, left.Length), out int leftId)
-                || !vocabBySpan.TryGetValue(text.AsSpan(right.Start, right.Length), out int rightId)
-                || !vocabBySpan.TryGetValue(joined.AsSpan(0, length), out int mergedId))
-                throw new EngineException($"tokenizer.json: merge {merge.GetRawText()} uses a token missing from the vocabulary");
-            merges.TryAdd(BpeModel.PairKey(leftId, rightId), (rank, mergedId));
-            rank++;
+            merges.Add(text.AsSpan(left.Start, left.Length), text.AsSpan(right.Start, right.Length));
         }
 
         int? unknownId = null;
         if (model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String)
             unknownId = vocab.TryGetValue(unk.GetString()!, out int id) ? id : null;
-        return new BpeModel(vocab, merges, unknownId,
+        return new BpeModel(vocab, merges.Merges, unknownId,
             TokenizerJson.Bool(model, "fuse_unk", false),
             TokenizerJson.Bool(model, "byte_fallback", false),
             TokenizerJson.Bool(model, "ignore_merges", false));

@@ -40,7 +40,7 @@ public sealed unsafe partial class SimdBackend
         {
             float* pq = q, po = output; int* pt = pages; KvPool kv = pool; AttentionShape s = shape;
             int len = length, count = queries, group = s.GroupSize, dim = s.HeadDim;
-            backend._pool.For(count * s.KvHeads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+            backend.RunTasks(count * s.KvHeads, (long)count * len * s.Heads * dim, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 int query = task / s.KvHeads, kvHead = task % s.KvHeads;
                 long headBase = ((long)query * s.Heads + kvHead * group) * dim;
@@ -67,7 +67,7 @@ public sealed unsafe partial class SimdBackend
             float* states = (float*)NativeMemory.Alloc((nuint)((long)s.KvHeads * splits * stateSize * sizeof(float)));
             try
             {
-                backend._pool.For(s.KvHeads * splits, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+                backend.RunTasks(s.KvHeads * splits, (long)len * s.Heads * dim, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
                 {
                     int kvHead = task / splits, split = task % splits;
                     float* state = states + (long)task * stateSize;

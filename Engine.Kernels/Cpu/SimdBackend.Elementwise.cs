@@ -7,22 +7,8 @@ namespace Engine.Kernels.Cpu;
 /// <summary>Element-wise ops: the residual add, SiLU(gate) * up, and argmax.</summary>
 public sealed unsafe partial class SimdBackend
 {
-    /// <summary>Below this many elements per thread an element-wise op is not worth splitting.</summary>
-    private const long MinElementsPerTask = 1 << 14;
     /// <summary>Span-sized piece of a long range (TensorPrimitives takes int-length spans).</summary>
     private const int SpanChunk = 1 << 20;
-
-    /// <summary>Splits [0, count) into contiguous ranges, one per task, and runs them on the pool.</summary>
-    private void ForRanges(long count, long minPerTask, Action<long, long> body)
-    {
-        long tasks = Math.Clamp(count / Math.Max(1, minPerTask), 1, Threads);
-        long per = (count + tasks - 1) / tasks;
-        _pool.For((int)tasks, t =>
-        {
-            long start = t * per, end = Math.Min(count, start + per);
-            if (start < end) body(start, end);
-        });
-    }
 
     public void Add(DeviceArray x, DeviceArray y, long count)
     {

@@ -44,9 +44,9 @@ public sealed unsafe partial class SimdBackend
             float* px = x, po = output; void* w = weight; int n = inDim, m = outDim;
             int quads = m / 4;
             // A few blocks per thread: contiguous streams, yet a stalled thread's share can be taken over.
-            int tasks = Math.Clamp(quads / 8, 1, backend.Threads * 4);
+            int tasks = (int)Math.Clamp((long)m * n / MinParallelWork, 1, Math.Min(Math.Max(1, quads), backend.Threads * 4));
             int perTask = (quads + tasks - 1) / tasks;
-            backend._pool.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+            backend.RunTasks(tasks, (long)m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
             {
                 int end = Math.Min(quads, (t + 1) * perTask);
                 for (int q = t * perTask; q < end; q++)
@@ -60,7 +60,7 @@ public sealed unsafe partial class SimdBackend
             float* px = x, po = output; void* w = weight; int n = inDim, m = outDim, r = rows;
             int chunks = (m + PrefillWeightChunk - 1) / PrefillWeightChunk;
             int blocks = (r + PrefillRowBlock - 1) / PrefillRowBlock;
-            backend._pool.For(chunks * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+            backend.RunTasks(chunks * blocks, (long)r * m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 int chunk = task % chunks, block = task / chunks;
                 int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);

@@ -20,10 +20,13 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
     private readonly LagKvWorkspace _workspace = new();
     private SequenceState? _last;
 
+    /// <param name="options">LagKV's parameters; validate them against the model first (<see cref="LagKvOptions.Validate"/>).</param>
     public LagKvPolicy(LagKvOptions options) => Options = options;
 
+    /// <summary>The parameters this policy compresses with.</summary>
     public LagKvOptions Options { get; }
 
+    /// <summary>Compresses the step's layer when the schedule says so (see the class summary); called by the forward pass.</summary>
     public void AfterAttention(KvStepContext step)
     {
         if (!Options.Compresses(step.Layer)) return;
@@ -95,6 +98,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
     /// <summary>Forgets a sequence's compression state (call when its cache is released or reset).</summary>
     public void Forget(SequenceKv sequence) => _sequences.Remove(sequence);
 
+    /// <summary>Frees the device scratch arrays.</summary>
     public void Dispose() => _workspace.Dispose();
 
     private sealed class SequenceState(int layers)

@@ -46,6 +46,13 @@ public class ModelRegistryTests
     public void LookupIgnoresCase() => Assert.That(ModelRegistry.Default.Find("QWEN2.5-0.5B")?.Name, Is.EqualTo("qwen2.5-0.5b"));
 
     [Test]
+    public void LookupByRepoFindsTheEntry()
+    {
+        Assert.That(ModelRegistry.Default.FindByRepo("meta-llama/llama-3.2-1b-instruct")?.Name, Is.EqualTo("llama-3.2-1b"));
+        Assert.That(ModelRegistry.Default.FindByRepo("meta-llama/Llama-2-7b-hf"), Is.Null);
+    }
+
+    [Test]
     public void Qwen25HalfBillionHasItsRealShape()
     {
         var config = ModelRegistry.Default.Find("qwen2.5-0.5b")!.Config;

@@ -65,15 +65,23 @@ internal static class PyOperators
         if (a is string s && IsInteger(b)) return Repeat(s, AsLong(b));
         if (b is string s2 && IsInteger(a)) return Repeat(s2, AsLong(a));
         if (a is List<object?> list && IsInteger(b))
-            return Enumerable.Repeat(list, (int)Math.Max(0, AsLong(b))).SelectMany(x => x).ToList();
+            return Enumerable.Repeat(list, CheckRepeat(list.Count, AsLong(b))).SelectMany(x => x).ToList();
         throw Unsupported("*", a, b);
     }
 
     private static string Repeat(string s, long times)
     {
         var sb = new StringBuilder();
-        for (long i = 0; i < times; i++) sb.Append(s);
+        for (long i = 0, n = CheckRepeat(s.Length, times); i < n; i++) sb.Append(s);
         return sb.ToString();
+    }
+
+    // The repeat count, after checking that unit * times stays within what a template may build.
+    private static int CheckRepeat(long unit, long times)
+    {
+        if (times <= 0 || unit == 0) return 0;
+        if (times > PyValues.MaxBuiltLength / unit) throw new TemplateError($"result too large (the limit is {PyValues.MaxBuiltLength} items)");
+        return (int)times;
     }
 
     public static object? Divide(object? a, object? b)

@@ -43,6 +43,16 @@ internal static class PyValues
         return sb.ToString();
     }
 
+    /// <summary>The longest string or list a template may build (repeat, padding, indent), so it cannot exhaust memory.</summary>
+    public const long MaxBuiltLength = 1 << 26;
+
+    /// <summary>The length as an int after checking it against <see cref="MaxBuiltLength"/>.</summary>
+    public static int CheckSize(long length)
+    {
+        if (length > MaxBuiltLength) throw new TemplateError($"result too large ({length} items; the limit is {MaxBuiltLength})");
+        return (int)Math.Max(0, length);
+    }
+
     public static void CheckDepth(int depth, string action)
     {
         if (depth > MaxDataDepth) throw new TemplateError($"maximum recursion depth exceeded while {action}");

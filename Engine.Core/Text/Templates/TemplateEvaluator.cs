@@ -71,6 +71,14 @@ internal sealed class TemplateEvaluator
                 }
             case GenerationStmt g:
                 return Execute(g.Body, scope, output);
+            case WithStmt w:
+                {
+                    var inner = new TemplateScope(scope);
+                    // jinja2 evaluates every value in the outer scope before binding any name.
+                    var values = w.Assignments.Select(a => Evaluate(a.Value, scope)).ToList();
+                    for (int i = 0; i < values.Count; i++) Assign(w.Assignments[i].Target, values[i], inner);
+                    return Execute(w.Body, inner, output);
+                }
             case BreakStmt b:
                 if (_loopDepth == 0) throw new TemplateError($"line {b.Line}: 'break' outside of a loop");
                 return Flow.Break;

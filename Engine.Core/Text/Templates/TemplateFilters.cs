@@ -11,7 +11,7 @@ internal static class TemplateFilters
 {
     private static readonly HashSet<string> Names =
     [
-        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "format",
         "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject",
         "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string", "sum",
         "title", "tojson", "trim", "unique", "upper", "wordcount",
@@ -52,6 +52,12 @@ internal static class TemplateFilters
                     if (a.Has(2, "count") && a.Get(2, "count") is not null) args.Add(a.Get(2, "count"));
                     return ((TemplateCallable)m!).Invoke(new CallArguments(args, new Dictionary<string, object?>()));
                 }
+            case "format":
+                return a.Keywords.Count > 0 && a.Positional.Count > 0
+                    ? throw new TemplateError("can't handle positional and keyword arguments at the same time")
+                    : PyFormat.Percent(PyValues.Str(value), a.Keywords.Count > 0
+                        ? throw new TemplateError("format filter with keyword arguments is not supported")
+                        : new PyTuple(a.Positional));
             case "wordcount": return (long)PyStrings.Split(PyValues.Str(value), null, -1).Count;
             case "indent": return Indent(PyValues.Str(value), a);
             case "join":
@@ -146,7 +152,7 @@ internal static class TemplateFilters
     private static string Indent(string s, CallArguments a)
     {
         object? width = a.Get(0, "width", 4L);
-        string indention = width is string w ? w : new string(' ', (int)Math.Max(0, width is long l ? l : 4));
+        string indention = width is string w ? w : new string(' ', PyValues.CheckSize(width is long l ? l : 4));
         bool first = PyValues.IsTrue(a.Get(1, "first", false));
         bool blank = PyValues.IsTrue(a.Get(2, "blank", false));
         var lines = PyStrings.SplitLines(s + "\n").Cast<string>().ToList();
@@ -297,7 +303,7 @@ internal static class TemplateFilters
         {
             null => null,
             string s => s,
-            long n => new string(' ', (int)Math.Max(0, n)),
+            long n => new string(' ', PyValues.CheckSize(n)),
             bool b => new string(' ', b ? 1 : 0),
             _ => throw new TemplateError($"tojson indent must be an integer or string, not {PyValues.TypeName(indentArg)}"),
         };

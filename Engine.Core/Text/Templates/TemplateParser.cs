@@ -145,6 +145,21 @@ internal sealed class TemplateParser
                     Expect(TokenKind.BlockEnd);
                     return new GenerationStmt(body, tag.Line);
                 }
+            case "with":
+                {
+                    var assignments = new List<(Expr, Expr)>();
+                    while (Current.Kind != TokenKind.BlockEnd)
+                    {
+                        if (assignments.Count > 0) Expect(TokenKind.Operator, ",");
+                        var target = ParseAssignTarget(allowAttribute: false);
+                        Expect(TokenKind.Operator, "=");
+                        assignments.Add((target, ParseExpression()));
+                    }
+                    Expect(TokenKind.BlockEnd);
+                    var body = ParseStatements(["endwith"], out _);
+                    Expect(TokenKind.BlockEnd);
+                    return new WithStmt(assignments, body, tag.Line);
+                }
             case "break":
                 Expect(TokenKind.BlockEnd);
                 return new BreakStmt(tag.Line);

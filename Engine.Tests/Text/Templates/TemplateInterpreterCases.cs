@@ -127,6 +127,8 @@ internal static class TemplateInterpreterCases
         ("{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S %A %B %j %I%p %a %y') }}", "05 Mar 2025|2025-03-05 12:00:00 Wednesday March 064 12PM Wed 25"),
         ("{% filter upper %}shout {{ n }}{% endfilter %}", "SHOUT 7"),
         ("{{ dict(a=1, b='x') }}", "{'a': 1, 'b': 'x'}"),
+        ("{% set a = 5 %}{% with a = 1, b = a + 1 %}{{ a }}{{ b }}{% endwith %}{{ a }}{{ b }}", "165"),
+        ("{{ '%s has %d items' | format('list', 3) }}|{{ '%s' | format(none) }}|{{ 'x' ~ ('%r' | format('q')) }}", "list has 3 items|None|x'q'"),
     ];
 
     public static readonly (string Template, string Error)[] RuntimeErrors =

@@ -172,6 +172,17 @@ public class TemplateInterpreterTests
         Assert.Throws<TemplateError>(() => Render(build + "{{ ns.x == [ns.x] }}"));
     }
 
+    [TestCase("{{ 'ab' * 100000000000 }}")]
+    [TestCase("{{ [1, 2] * 100000000000 }}")]
+    [TestCase("{{ 'x'.center(100000000000) }}")]
+    [TestCase("{{ 'x'.zfill(100000000000) }}")]
+    [TestCase("{{ 'a\\nb' | indent(100000000000) }}")]
+    [TestCase("{{ {} | tojson(indent=100000000000) }}")]
+    public void HugeResultIsAnError(string template) => Assert.Throws<TemplateError>(() => Render(template));
+
+    [Test]
+    public void RepeatingEmptyThingsIsEmpty() => Assert.That(Render("{{ '' * 100000000000 }}{{ [] * 100000000000 }}"), Is.EqualTo("[]"));
+
     [Test]
     public void IntegerOverflowIsAnError() =>
         Assert.Throws<TemplateError>(() => Render("{{ 9223372036854775807 + 1 }}"));

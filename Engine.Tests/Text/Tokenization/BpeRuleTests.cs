@@ -107,6 +107,15 @@ public class BpeRuleTests
     }
 
     [Test]
+    public void NegativeTokenIdIsRejected()
+    {
+        using var synthetic = new SyntheticTokenizer(["a", "b"], []);
+        synthetic.Model["vocab"]!["b"] = -3;
+        var error = Assert.Throws<EngineException>(() => synthetic.Load())!;
+        Assert.That(error.Message, Does.Contain("-3"));
+    }
+
+    [Test]
     public void MergeOfUnknownTokensIsRejected()
     {
         using var synthetic = new SyntheticTokenizer(["a", "b"], ["a b"]);

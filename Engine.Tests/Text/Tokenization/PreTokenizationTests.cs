@@ -21,6 +21,25 @@ public class PreTokenizationTests
     }
 
     [Test]
+    public void RegexSeesCharactersOutsideTheBasicPlaneAsCodePoints()
+    {
+        const string llama3Split = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        var pre = PreTokenizer.FromJson(Parse($$"""{"type": "Split", "pattern": {"Regex": {{JsonSerializer.Serialize(llama3Split)}}}, "behavior": "Isolated", "invert": false}"""));
+        // 𝐀 is a letter and 𝟏 a digit (mathematical alphanumerics); 🎉 is a symbol.
+        Assert.That(pre.Split("a𝐀b 𝟏𝟐𝟑𝟒a🎉", atTextStart: true), Is.EqualTo(new[] { "a𝐀b", " ", "𝟏𝟐𝟑", "𝟒", "a", "🎉" }));
+    }
+
+    [TestCase("""{"type": "Digits", "individual_digits": true}""", new[] { "ab", "1", "2", "3", " c" })]
+    [TestCase("""{"type": "Digits", "individual_digits": false}""", new[] { "ab", "123", " c" })]
+    [TestCase("""{"type": "Whitespace"}""", new[] { "ab123", "c", "!?" })]
+    [TestCase("""{"type": "WhitespaceSplit"}""", new[] { "ab123", "c!?" })]
+    public void SimpleSplitters(string json, string[] expected)
+    {
+        string text = json.Contains("Whitespace") ? "ab123 c!? " : "ab123 c";
+        Assert.That(PreTokenizer.FromJson(Parse(json)).Split(text, atTextStart: true), Is.EqualTo(expected));
+    }
+
+    [Test]
     public void ByteLevelMapsBytesToVisibleCharacters()
     {
         var pre = PreTokenizer.FromJson(Parse("""{"type": "ByteLevel", "add_prefix_space": true, "use_regex": true}"""));
