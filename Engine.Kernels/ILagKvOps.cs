@@ -32,6 +32,15 @@ public interface ILagKvOps
     /// </summary>
     void LagKvCompact(KvPool pool, DeviceArray pageTable, LagKvCompression c, DeviceArray kept, DeviceArray scratch);
 
+    /// <summary>
+    /// Press mode (kvpress's LagKVPress): turns the partition scores of <see cref="LagKvScore"/> for
+    /// <paramref name="c"/> (the c.Partitions scored partitions after a sink of c.WindowStart slots,
+    /// followed by c.TailLength unscored slots) into one score per slot of the whole layer,
+    /// pressScores F32 [kvHeads, c.LengthBefore]: 1 for the sink and the tail, (L - 1 - rank) / L for
+    /// a partition's token whose score is beaten by rank others of its partition (ties: lower offset wins).
+    /// </summary>
+    void LagKvPressScores(DeviceArray partitionScores, int kvHeads, LagKvCompression c, DeviceArray pressScores);
+
     /// <summary>Scratch elements <see cref="LagKvCompact"/> needs: keys and values of every moved slot of every head.</summary>
     public static long LagKvCompactScratchElements(KvPool pool, LagKvCompression c) =>
         2L * pool.KvHeads * ((long)c.Partitions * c.Keep + c.TailLength) * pool.HeadDim;

@@ -56,6 +56,54 @@ public static class LinearMicrobenchmark
         return results;
     }
 
+    /// <summary>
+    /// Decode as the model does it: one matrix-vector product per projection of every layer in turn, then
+    /// the LM head, so the weights stream from memory rather than sit in cache. Returns the median
+    /// milliseconds per "token" and the bytes of weights it read.
+    /// </summary>
+    public static (double MedianMs, long WeightBytes) RunDecodeSweep(IBackend backend, int layers, int hidden, int intermediate,
+        int qDim, int kvDim, int vocab, DType weightType, int repetitions)
+    {
+        var rng = new Random(99);
+        var shapes = new List<(int In, int Out)>();
+        for (int l = 0; l < layers; l++)
+            shapes.AddRange([(hidden, qDim), (hidden, kvDim), (hidden, kvDim), (qDim, hidden), (hidden, intermediate), (hidden, intermediate), (intermediate, hidden)]);
+        shapes.Add((hidden, vocab));
+        var weights = new List<DeviceArray>();
+        try
+        {
+            foreach (var (inDim, outDim) in shapes)
+            {
+                var w = backend.Allocate(weightType, (long)inDim * outDim);
+                weights.Add(w);
+                FillRandom(backend, w, rng);
+            }
+            int widest = Math.Max(Math.Max(hidden, intermediate), Math.Max(qDim, vocab));
+            using var x = backend.Allocate(DType.F32, widest);
+            FillRandom(backend, x, rng);
+            using var output = backend.Allocate(DType.F32, widest);
+            void Token()
+            {
+                for (int i = 0; i < shapes.Count; i++) backend.Linear(x, weights[i], null, output, 1, shapes[i].In, shapes[i].Out);
+                backend.Synchronize();
+            }
+            Token();
+            var ms = new double[repetitions];
+            for (int r = 0; r < repetitions; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                Token();
+                ms[r] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(ms);
+            return (ms[repetitions / 2], weights.Sum(w => w.ByteLength));
+        }
+        finally
+        {
+            foreach (var w in weights) w.Dispose();
+        }
+    }
+
     /// <summary>Uniform values in [-0.05, 0.05), uploaded in slices of at most 1M elements.</summary>
     private static void FillRandom(IBackend backend, DeviceArray array, Random rng)
     {

@@ -4,6 +4,8 @@ using Engine.Core.Checkpoints;
 using Engine.Core.Config;
 using Engine.Core.Hub;
 using Engine.Core.Sampling;
+using Engine.Core.Text;
+using Engine.Core.Text.Templates;
 using Engine.Kernels;
 using Engine.Models.Generation;
 using Engine.Models.Kv;
@@ -29,10 +31,13 @@ public sealed class InferenceEngine : IDisposable
     private bool _disposed;
 
     private InferenceEngine(string name, IBackend backend, bool ownsBackend, ModelConfig config, GenerationDefaults defaults,
-        ModelWeights weights, PagedKvCache cache, int contextLimit, double loadMs, Func<ITokenTextStream>? textStreams)
+        ModelWeights weights, PagedKvCache cache, int contextLimit, double loadMs, TextTokenizer? tokenizer,
+        ChatTemplate? chatTemplate, Func<ITokenTextStream>? textStreams)
     {
         Name = name; Backend = backend; _ownsBackend = ownsBackend; Config = config; GenerationDefaults = defaults;
-        Weights = weights; Cache = cache; ContextLimit = contextLimit; LoadMs = loadMs; _textStreams = textStreams;
+        Weights = weights; Cache = cache; ContextLimit = contextLimit; LoadMs = loadMs;
+        Tokenizer = tokenizer; ChatTemplate = chatTemplate;
+        _textStreams = textStreams ?? (tokenizer is null ? null : () => new DetokenizerTextStream(tokenizer.CreateStreamingDetokenizer()));
         Model = new LlamaModel(backend, config, weights);
     }
 
@@ -49,6 +54,10 @@ public sealed class InferenceEngine : IDisposable
     public int ContextLimit { get; }
     /// <summary>Milliseconds the load took (reading, upload, KV pool).</summary>
     public double LoadMs { get; }
+    /// <summary>The model's tokenizer (tokenizer.json), or null when the folder has none (token ids only).</summary>
+    public TextTokenizer? Tokenizer { get; }
+    /// <summary>The model's chat template, or null when it has none.</summary>
+    public ChatTemplate? ChatTemplate { get; }
 
     /// <summary>
     /// Loads a model by registry name, Hugging Face repo id or folder onto the device
@@ -61,12 +70,14 @@ public sealed class InferenceEngine : IDisposable
         string folder = ModelLocator.ResolveFolder(model);
         var config = ModelConfigLoader.Load(folder);
         var defaults = GenerationConfigLoader.Load(folder, config);
+        var tokenizer = File.Exists(Path.Combine(folder, "tokenizer.json")) ? TextTokenizer.Load(folder) : null;
+        var chatTemplate = ChatTemplate.Load(folder);
         using var checkpoint = Checkpoint.Open(folder);
         WeightSpec.Check(config, checkpoint); // before the device is touched
         var backend = BackendFactory.Create(options.Device, options.Threads);
         try
         {
-            return Create(model, backend, checkpoint, config, defaults, options, textStreams: null, ownsBackend: true, clock);
+            return Create(model, backend, checkpoint, config, defaults, options, tokenizer, chatTemplate, ownsBackend: true, clock: clock);
         }
         catch
         {
@@ -78,11 +89,12 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>
     /// Builds an engine from parts already at hand (a backend, an open checkpoint, a config). The
     /// checkpoint may be disposed afterwards: the weights are copied to the backend.
-    /// <paramref name="textStreams"/> makes a streaming detokenizer per request (null: ids only).
+    /// <paramref name="textStreams"/> makes the text stream of each request (default: the tokenizer's
+    /// streaming detokenizer; none without a tokenizer: ids only).
     /// </summary>
     public static InferenceEngine Create(string name, IBackend backend, ICheckpoint checkpoint, ModelConfig config,
-        GenerationDefaults? defaults = null, EngineOptions? options = null, Func<ITokenTextStream>? textStreams = null,
-        bool ownsBackend = false, Stopwatch? clock = null)
+        GenerationDefaults? defaults = null, EngineOptions? options = null, TextTokenizer? tokenizer = null,
+        ChatTemplate? chatTemplate = null, Func<ITokenTextStream>? textStreams = null, bool ownsBackend = false, Stopwatch? clock = null)
     {
         options ??= new EngineOptions();
         clock ??= Stopwatch.StartNew();
@@ -96,7 +108,7 @@ public sealed class InferenceEngine : IDisposable
             var cache = new PagedKvCache(backend, config, pages, options.PageSize, kvDType);
             backend.Synchronize();
             return new InferenceEngine(name, backend, ownsBackend, config, defaults ?? GenerationDefaults.From(config),
-                weights, cache, contextLimit, clock.Elapsed.TotalMilliseconds, textStreams);
+                weights, cache, contextLimit, clock.Elapsed.TotalMilliseconds, tokenizer, chatTemplate, textStreams);
         }
         catch
         {
@@ -115,7 +127,7 @@ public sealed class InferenceEngine : IDisposable
         return new GenerationOptions
         {
             MaxTokens = g.MaxNewTokens ?? 256,
-            EosTokenIds = g.EosTokenIds,
+            EosTokenIds = EosTokenIds,
             Sampling = new SamplingOptions
             {
                 Temperature = g.IsGreedy ? 0 : g.Temperature ?? 1.0,
@@ -127,12 +139,32 @@ public sealed class InferenceEngine : IDisposable
         };
     }
 
+    /// <summary>EOS ids of generation_config.json, config.json and the tokenizer.</summary>
+    public IReadOnlyList<int> EosTokenIds =>
+        GenerationDefaults.EosTokenIds.Concat(Tokenizer?.EosIds ?? Enumerable.Empty<int>()).Distinct().ToArray();
+
+    /// <summary>A request from text, tokenized with the model's tokenizer (BOS added as the tokenizer does).</summary>
+    public Completion Generate(string prompt, GenerationOptions? options = null)
+    {
+        var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer.json: give the prompt as token ids");
+        return Generate(tokenizer.Encode(prompt), options);
+    }
+
+    /// <summary>A request from chat messages, rendered through the model's chat template with the generation prompt added.</summary>
+    public Completion Chat(IReadOnlyList<ChatMessage> messages, GenerationOptions? options = null)
+    {
+        var template = ChatTemplate ?? throw new EngineException($"model '{Name}' has no chat template");
+        var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer.json");
+        // The template writes BOS and other special tokens itself, so none are added when encoding.
+        return Generate(tokenizer.Encode(template.Render(messages, addGenerationPrompt: true), addSpecialTokens: false), options);
+    }
+
     /// <summary>A request from token ids; nothing runs until the completion is enumerated. Bad input throws here, before any work.</summary>
     public Completion Generate(IReadOnlyList<int> promptIds, GenerationOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         options ??= DefaultOptions();
-        if (options.EosTokenIds is null) options = options with { EosTokenIds = GenerationDefaults.EosTokenIds };
+        if (options.EosTokenIds is null) options = options with { EosTokenIds = EosTokenIds };
         return new Completion(Model, Cache, promptIds, options, _textStreams?.Invoke(), ContextLimit, LoadMs, Enter);
     }
 

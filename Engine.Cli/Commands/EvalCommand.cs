@@ -1,15 +1,15 @@
 using System.CommandLine;
-using Engine.Core;
 
 namespace Engine.Cli.Commands;
 
-/// <summary>`engine eval`: not built yet.</summary>
+/// <summary>`engine eval`: KV-cache compression quality (`eval kv`) and passkey retrieval (`eval passkey`).</summary>
 internal static class EvalCommand
 {
     public static Command Create()
     {
-        var command = new Command("eval", "(not yet implemented)");
-        command.SetAction(new Func<ParseResult, int>(_ => throw new EngineException("engine eval is not implemented yet")));
+        var command = new Command("eval", "Measure what KV-cache compression costs: next-token fidelity and passkey retrieval");
+        command.Subcommands.Add(EvalKvCommand.Create());
+        command.Subcommands.Add(EvalPasskeyCommand.Create());
         return command;
     }
 }

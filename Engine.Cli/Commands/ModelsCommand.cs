@@ -27,7 +27,7 @@ internal static class ModelsCommand
     }
 
     private static ResolvedModel? FindLocal(RegistryEntry entry, HubCacheLayout cache) =>
-        ModelLocator.FindInCache(new ModelReference(entry.Name, null, entry.Repo, entry.Revision, entry), cache);
+        ModelLocator.FindInCache(ModelReference.ForEntry(entry), cache);
 
     private static void WriteJson(List<(RegistryEntry Entry, ResolvedModel? Local)> rows, TextWriter output)
     {

@@ -1,15 +1,229 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Engine.Cli.Formatting;
+using Engine.Cli.Options;
 using Engine.Core;
+using Engine.Core.Sampling;
+using Engine.Core.Text.Templates;
+using Engine.Kernels;
+using Engine.Models;
+using Engine.Models.Generation;
 
 namespace Engine.Cli.Commands;
 
-/// <summary>`engine run`: not built yet.</summary>
+/// <summary>
+/// `engine run`: loads a model and generates from a text prompt, token ids or an interactive chat.
+/// Text streams to stdout as each token's text completes; a one-line summary goes to stderr; --json
+/// prints one object instead. Ctrl-C stops generation cleanly (finish reason "cancelled").
+/// </summary>
 internal static class RunCommand
 {
+    private static readonly Option<string> Model = new("--model") { Description = "Model: registry name, Hugging Face repo id or folder", Required = true };
+    private static readonly Option<string?> Prompt = new("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer, BOS added as it does)" };
+    private static readonly Option<string?> PromptIds = new("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3" };
+    private static readonly Option<bool> Chat = new("--chat") { Description = "Interactive chat through the model's chat template: one message per stdin line; an empty line or EOF ends" };
+    private static readonly Option<string?> System = new("--system") { Description = "System message (chat; with --prompt, the prompt becomes one chat turn)" };
+    private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Most tokens to generate (default: generation_config.json's max_new_tokens, else 256)" };
+    private static readonly Option<double?> Temperature = new("--temperature") { Description = "Sampling temperature; 0 is greedy (default: generation_config.json)" };
+    private static readonly Option<int?> TopK = new("--top-k") { Description = "Keep the K most likely tokens (0: off)" };
+    private static readonly Option<double?> TopP = new("--top-p") { Description = "Keep the smallest set of tokens whose probability reaches P (1: off)" };
+    private static readonly Option<double?> MinP = new("--min-p") { Description = "Drop tokens below P times the top probability (0: off)" };
+    private static readonly Option<double?> RepetitionPenalty = new("--repetition-penalty") { Description = "Penalise tokens already present (Hugging Face semantics; 1: off)" };
+    private static readonly Option<int?> Seed = new("--seed") { Description = "Random seed for sampling" };
+    private static readonly Option<string[]> Stop = new("--stop") { Description = "Stop when the text contains this string (repeatable)", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<bool> IgnoreEos = new("--ignore-eos") { Description = "Do not stop at end-of-sequence tokens" };
+    private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
+    private static readonly KvPolicyOptions KvPolicy = new();
+    private static readonly Option<string> Device = new("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
+    private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
+    private static readonly Option<string?> KvDType = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
+    private static readonly Option<int> Threads = new("--threads") { Description = "CPU backend worker threads (0: all cores)" };
+    private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object with ids, text, finish reason, timings and KV statistics" };
+    private static readonly Option<int> Logprobs = new("--logprobs") { Description = $"Report the top K log-probabilities per token (K <= {TopLogprobs.MaxK}; with --json)" };
+
     public static Command Create()
     {
-        var command = new Command("run", "(not yet implemented)");
-        command.SetAction(new Func<ParseResult, int>(_ => throw new EngineException("engine run is not implemented yet")));
+        var command = new Command("run", "Generate text from a prompt, token ids or an interactive chat");
+        foreach (Option option in new Option[]
+                 {
+                     Model, Prompt, PromptIds, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
+                     IgnoreEos, PrefillChunk, Device, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
+                 })
+            command.Options.Add(option);
+        KvPolicy.AddTo(command);
+        command.SetAction(new Func<ParseResult, int>(Execute));
         return command;
+    }
+
+    private static int Execute(ParseResult parsed)
+    {
+        var stdout = parsed.InvocationConfiguration.Output;
+        var stderr = parsed.InvocationConfiguration.Error;
+        var engineOptions = ReadEngineOptions(parsed);
+        int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0);
+        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat");
+        int[]? promptIds = parsed.GetValue(PromptIds) is { } idsText ? ParseIds(idsText) : null;
+        int logprobs = parsed.GetValue(Logprobs);
+        if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");
+        if (parsed.GetValue(Chat) && parsed.GetValue(Json)) throw new EngineException("--json prints one request's result; it cannot be combined with --chat");
+        var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), KvPolicy.ParseLagKv(parsed));
+
+        using var engine = InferenceEngine.Load(parsed.GetValue(Model)!, engineOptions);
+        var policy = KvPolicy.Resolve(parsed, engine.Config.NumLayers);
+        using var disposablePolicy = policy.Policy as IDisposable;
+        var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
+        options.Validate();
+
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            if (parsed.GetValue(Chat)) return RunChat(engine, options, parsed.GetValue(System), stdout, stderr, cancellation.Token);
+
+            string? system = parsed.GetValue(System);
+            Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
+                : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options)
+                : engine.Generate(parsed.GetValue(Prompt)!, options);
+            bool json = parsed.GetValue(Json);
+            foreach (var token in completion.Run(cancellation.Token))
+            {
+                if (json) continue;
+                stdout.Write(token.Text);
+                stdout.Flush();
+            }
+            if (json) stdout.WriteLine(ToJson(engine, completion, policy));
+            else
+            {
+                stdout.WriteLine();
+                stderr.WriteLine(Summary(completion));
+            }
+            return 0;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static int RunChat(InferenceEngine engine, GenerationOptions options, string? system, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    {
+        if (engine.ChatTemplate is null) throw new EngineException($"model '{engine.Name}' has no chat template; use --prompt");
+        var messages = new List<ChatMessage>();
+        if (system is not null) messages.Add(new ChatMessage("system", system));
+        while (!cancellation.IsCancellationRequested)
+        {
+            string? line = Console.In.ReadLine();
+            if (string.IsNullOrEmpty(line)) break;
+            messages.Add(new ChatMessage("user", line));
+            var completion = engine.Chat(messages, options);
+            foreach (var token in completion.Run(cancellation))
+            {
+                stdout.Write(token.Text);
+                stdout.Flush();
+            }
+            stdout.WriteLine();
+            stderr.WriteLine(Summary(completion));
+            messages.Add(new ChatMessage("assistant", completion.Text));
+        }
+        return 0;
+    }
+
+    private static EngineOptions ReadEngineOptions(ParseResult parsed)
+    {
+        DType? kvDType = null;
+        if (parsed.GetValue(KvDType) is { } kvText)
+            kvDType = DTypes.TryParse(kvText, out var t) ? t : throw new EngineException($"--kv-dtype: '{kvText}' is not one of f32, f16, bf16");
+        int pageSize = parsed.GetValue(PageSize);
+        if (pageSize <= 0 || (pageSize & (pageSize - 1)) != 0) throw new EngineException($"--page-size must be a power of two, got {pageSize}");
+        int threads = parsed.GetValue(Threads);
+        if (threads < 0) throw new EngineException($"--threads must be >= 0, got {threads}");
+        return new EngineOptions
+        {
+            Device = parsed.GetValue(Device)!,
+            Threads = threads,
+            PageSize = pageSize,
+            KvDType = kvDType,
+            KvMemoryBytes = parsed.GetValue(KvMemory) is { } memory ? MemorySizeParser.Parse(memory, "--kv-memory") : null,
+        };
+    }
+
+    private static GenerationOptions ReadGenerationOptions(ParseResult parsed, InferenceEngine engine, PrefillSchedule prefill, int logprobs)
+    {
+        var defaults = engine.DefaultOptions();
+        var s = defaults.Sampling;
+        var sampling = s with
+        {
+            Temperature = parsed.GetValue(Temperature) ?? s.Temperature,
+            TopK = parsed.GetValue(TopK) ?? s.TopK,
+            TopP = parsed.GetValue(TopP) ?? s.TopP,
+            MinP = parsed.GetValue(MinP) ?? s.MinP,
+            RepetitionPenalty = parsed.GetValue(RepetitionPenalty) ?? s.RepetitionPenalty,
+            Seed = parsed.GetValue(Seed),
+        };
+        return defaults with
+        {
+            MaxTokens = parsed.GetValue(MaxTokens) ?? defaults.MaxTokens,
+            Sampling = sampling,
+            StopStrings = parsed.GetValue(Stop) ?? [],
+            IgnoreEos = parsed.GetValue(IgnoreEos),
+            Prefill = prefill,
+            Logprobs = logprobs,
+        };
+    }
+
+    private static int[] ParseIds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
+                throw new EngineException($"--prompt-ids: '{parts[i]}' is not a token id; expected comma-separated integers such as 1,2,3");
+        return ids;
+    }
+
+    private static string Summary(Completion c)
+    {
+        var s = c.Stats;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
+    }
+
+    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
+    {
+        var s = c.Stats;
+        var document = new Dictionary<string, object?>
+        {
+            ["model"] = engine.Name,
+            ["device"] = engine.Backend.Name,
+            ["prompt_tokens"] = s.PromptTokens,
+            ["tokens"] = c.TokenIds,
+            ["text"] = c.Text,
+            ["finish_reason"] = c.FinishReason?.Name(),
+            ["timings"] = new Dictionary<string, double>
+            {
+                ["load_ms"] = s.LoadMs,
+                ["prefill_ms"] = s.PrefillMs,
+                ["decode_ms"] = s.DecodeMs,
+                ["ttft_ms"] = s.TimeToFirstTokenMs,
+                ["prefill_tokens_per_s"] = s.PrefillTokensPerSecond,
+                ["decode_tokens_per_s"] = s.DecodeTokensPerSecond,
+            },
+            ["kv"] = new Dictionary<string, object>
+            {
+                ["page_size"] = s.PageSize,
+                ["pages_used"] = s.KvPagesUsed,
+                ["bytes"] = s.KvBytes,
+                ["layers"] = s.Layers.Select(l => new Dictionary<string, int> { ["logical_len"] = l.LogicalLength, ["physical_len"] = l.PhysicalLength }).ToArray(),
+            },
+        };
+        if (policy.Name != "full")
+            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
+        if (c.Logprobs.Count > 0)
+            document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
+        return JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }

@@ -3,8 +3,12 @@ namespace Engine.Core.Config;
 /// <summary>
 /// RoPE inverse frequencies inv_freq[j] = theta^(-2j/d) for j &lt; d/2, with Hugging Face's frequency
 /// scaling applied (linear: divided by the factor; llama3: <c>_compute_llama3_parameters</c>).
-/// Computed in double and rounded once to float, so every backend rotates by the same angles.
 /// </summary>
+/// <remarks>
+/// The arithmetic is float32, step for step in transformers' order (inv_freq = 1 / theta^(2j/d) as a
+/// float32 tensor, then the scaling in float32), not float64: at position 1500 the two differ by
+/// ~1e-4 in the logits, and matching Hugging Face's rounding is what makes outputs agree with it.
+/// </remarks>
 public static class RopeFrequencies
 {
     public static float[] Compute(ModelConfig config) => Compute(config.HeadDim, config.RopeTheta, config.RopeScaling);
@@ -17,32 +21,35 @@ public static class RopeFrequencies
         var result = new float[half];
         for (int j = 0; j < half; j++)
         {
-            double invFreq = Math.Pow(theta, -2.0 * j / headDim);
-            result[j] = (float)Scale(invFreq, scaling);
+            float exponent = (float)(2 * j) / headDim;
+            float invFreq = 1f / MathF.Pow((float)theta, exponent);
+            result[j] = Scale(invFreq, scaling);
         }
         return result;
     }
 
-    private static double Scale(double invFreq, RopeScaling scaling)
+    private static float Scale(float invFreq, RopeScaling scaling)
     {
         switch (scaling.Type)
         {
             case RopeScalingType.None:
                 return invFreq;
             case RopeScalingType.Linear:
-                return invFreq / scaling.Factor;
+                return invFreq / (float)scaling.Factor;
             case RopeScalingType.Llama3:
                 {
-                    // Wavelengths longer than the original context are slowed by the factor, shorter than
-                    // old_context/high_freq_factor are kept, and the band between is interpolated.
+                    // Wavelengths longer than the original context are slowed by the factor, those shorter
+                    // than old_context/high_freq_factor are kept, and the band between is interpolated.
+                    float factor = (float)scaling.Factor;
                     double lowFreqWavelen = scaling.OriginalMaxPositionEmbeddings / scaling.LowFreqFactor;
                     double highFreqWavelen = scaling.OriginalMaxPositionEmbeddings / scaling.HighFreqFactor;
-                    double wavelen = 2 * Math.PI / invFreq;
-                    if (wavelen > lowFreqWavelen) return invFreq / scaling.Factor;
-                    if (wavelen < highFreqWavelen) return invFreq;
-                    double smooth = (scaling.OriginalMaxPositionEmbeddings / wavelen - scaling.LowFreqFactor)
-                                    / (scaling.HighFreqFactor - scaling.LowFreqFactor);
-                    return (1 - smooth) * invFreq / scaling.Factor + smooth * invFreq;
+                    float wavelen = (float)(2 * Math.PI) / invFreq;
+                    float scaled = wavelen > lowFreqWavelen ? invFreq / factor : invFreq;
+                    bool medium = !(wavelen < highFreqWavelen) && !(wavelen > lowFreqWavelen);
+                    if (!medium) return scaled;
+                    float smooth = ((float)scaling.OriginalMaxPositionEmbeddings / wavelen - (float)scaling.LowFreqFactor)
+                                   / (float)(scaling.HighFreqFactor - scaling.LowFreqFactor);
+                    return (1 - smooth) * scaled / factor + smooth * scaled;
                 }
             default:
                 throw new EngineException($"unsupported rope scaling {scaling.Type}");

@@ -16,10 +16,13 @@ public sealed class HubClient : IDisposable
     private readonly HubEnvironment _environment;
     private readonly Uri _endpoint;
     private readonly HttpClient _http;
+    private readonly TimeSpan _silenceTimeout;
 
-    public HubClient(HubEnvironment environment, TimeSpan? connectTimeout = null)
+    /// <param name="silenceTimeout">How long the hub may stay silent (connecting, before answering, within a small body) before the request fails.</param>
+    public HubClient(HubEnvironment environment, TimeSpan? silenceTimeout = null)
     {
         _environment = environment;
+        _silenceTimeout = silenceTimeout ?? TimeSpan.FromSeconds(60);
         if (!Uri.TryCreate(environment.Endpoint + "/", UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
             throw new EngineException($"HF_ENDPOINT '{environment.Endpoint}' is not an http(s) URL");
         _endpoint = endpoint;
@@ -27,7 +30,7 @@ public sealed class HubClient : IDisposable
         {
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(30),
+            ConnectTimeout = _silenceTimeout,
         };
         // Whole-request timeouts would cut long downloads; stalls are caught per read by the downloader instead.
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
@@ -42,10 +45,12 @@ public sealed class HubClient : IDisposable
         var url = new Uri(_endpoint, $"api/models/{repoId}/revision/{Uri.EscapeDataString(revision)}");
         using var response = await SendAsync(HttpMethod.Get, url, null, followAbsolute: true, $"{repoId}@{revision}", cancel);
         EnsureSuccess(response, repoId, revision, null);
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        silence.CancelAfter(_silenceTimeout);
         try
         {
-            await using var body = await response.Content.ReadAsStreamAsync(cancel);
-            using var document = await JsonDocument.ParseAsync(body, cancellationToken: cancel);
+            await using var body = await response.Content.ReadAsStreamAsync(silence.Token);
+            using var document = await JsonDocument.ParseAsync(body, cancellationToken: silence.Token);
             var root = document.RootElement;
             string sha = root.TryGetProperty("sha", out var s) ? s.GetString() ?? "" : "";
             if (!HubCacheLayout.IsCommitHash(sha)) throw new EngineException($"{Endpoint}: the revision API gave no commit hash for {repoId}@{revision}");
@@ -64,6 +69,10 @@ public sealed class HubClient : IDisposable
         {
             throw Unreachable(e);
         }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            throw Silent($"{repoId}@{revision}");
+        }
     }
 
     /// <summary>HEAD of a file at a commit: what to download and how to check it.</summary>
@@ -79,7 +88,7 @@ public sealed class HubClient : IDisposable
         if (etag is null) throw new EngineException($"{Endpoint}: no usable ETag for {repoId}/{file}; cannot store or verify it");
         long? size = long.TryParse(Header(response, "X-Linked-Size"), out long linked) ? linked : response.Content.Headers.ContentLength;
         var location = response.Headers.Location is { } l ? new Uri(response.RequestMessage!.RequestUri!, l) : response.RequestMessage!.RequestUri!;
-        return new HubFileMetadata(file, etag, size, Header(response, "X-Repo-Commit"), location);
+        return new HubFileMetadata(file, etag, size, location);
     }
 
     /// <summary>GET of file bytes from <paramref name="url"/>, from byte <paramref name="offset"/> on when it is positive (a Range request).</summary>
@@ -102,8 +111,11 @@ public sealed class HubClient : IDisposable
     public Uri ResolveUrl(string repoId, string revision, string file) =>
         new(_endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}");
 
-    public EngineException Unreachable(Exception e) =>
+    private EngineException Unreachable(Exception e) =>
         new($"cannot reach {Endpoint}: {e.Message} (check the network, or HF_ENDPOINT; HF_HUB_OFFLINE=1 uses the cache only)", e);
+
+    private EngineException Silent(string what) =>
+        new($"{Endpoint} did not answer within {_silenceTimeout.TotalSeconds:0.#} s for {what}; check the network and run engine pull again");
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, long? rangeStart, bool followAbsolute, string what, CancellationToken cancel)
     {
@@ -115,17 +127,19 @@ public sealed class HubClient : IDisposable
             if (rangeStart is { } start) request.Headers.Range = new RangeHeaderValue(start, null);
             request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
             HttpResponseMessage response;
+            using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            silence.CancelAfter(_silenceTimeout);
             try
             {
-                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, silence.Token);
             }
             catch (HttpRequestException e)
             {
                 throw Unreachable(e);
             }
-            catch (TaskCanceledException e) when (!cancel.IsCancellationRequested)
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
             {
-                throw Unreachable(e);
+                throw Silent(what);
             }
             int status = (int)response.StatusCode;
             if (status is < 300 or >= 400 || response.Headers.Location is not { } location) return response;
@@ -145,7 +159,9 @@ public sealed class HubClient : IDisposable
         string code = Header(response, "X-Error-Code") ?? "";
         string repo = repoId ?? "the repository";
         string target = file is null ? $"{repo}@{revision}" : repoId is null ? file : $"{repoId}/{file}";
-        string tokenHint = _environment.Token is null ? "set HF_TOKEN to a token that has access" : "HF_TOKEN is set but was refused for it";
+        string tokenHint = _environment.Token is null
+            ? "set HF_TOKEN (or run huggingface-cli login) with a token that has access"
+            : "the token (HF_TOKEN or the huggingface-cli login file) was refused for it";
         throw new EngineException(status switch
         {
             401 or 403 when code == "GatedRepo" =>

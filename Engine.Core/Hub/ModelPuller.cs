@@ -2,11 +2,13 @@ namespace Engine.Core.Hub;
 
 /// <summary>
 /// <c>engine pull</c>: downloads what a model needs from the hub into the Hugging Face cache layout, so Python
-/// tools and the engine share it. Order matters for atomicity: every blob is verified first, then linked into
-/// <c>snapshots/&lt;commit&gt;/</c> (config.json last), and the ref is written at the very end, so an interrupted
-/// or failed pull never leaves a snapshot that looks complete.
+/// tools and the engine share it. It first asks the hub about every needed file (the small shard index is
+/// fetched on the way, to learn the shards), checks the disk has room, then downloads. Order matters for
+/// atomicity: every blob is verified first, then linked into <c>snapshots/&lt;commit&gt;/</c> (config.json last), and
+/// the ref is written at the very end, so an interrupted or failed pull never leaves a snapshot that looks complete.
 /// </summary>
-public sealed class ModelPuller(HubEnvironment environment, IPullProgress progress, TimeSpan? stallTimeout = null)
+/// <param name="silenceTimeout">How long the hub may stay silent (no answer, no bytes) before a request fails; 60 s by default.</param>
+public sealed class ModelPuller(HubEnvironment environment, IPullProgress progress, TimeSpan? silenceTimeout = null)
 {
     public async Task<PullResult> PullAsync(ModelReference reference, CancellationToken cancel)
     {
@@ -15,49 +17,67 @@ public sealed class ModelPuller(HubEnvironment environment, IPullProgress progre
         var cache = new HubCacheLayout(environment.CacheRoot);
         if (environment.Offline) return FromCacheOffline(reference, cache, repo);
 
-        using var client = new HubClient(environment);
-        var downloader = new BlobDownloader(client, cache, progress, stallTimeout);
+        using var client = new HubClient(environment, silenceTimeout);
+        var downloader = new BlobDownloader(client, cache, progress, silenceTimeout);
         var revision = await client.GetRevisionAsync(repo, reference.Revision, cancel);
         string commit = revision.Commit;
         string snapshot = cache.SnapshotFolder(repo, commit);
         var available = new HashSet<string>(revision.Files, StringComparer.Ordinal);
         var files = new List<string>(NeededFiles.Select(revision));
-        var toLink = new List<(string File, string Etag)>();
+        var toLink = new List<HubFileMetadata>();
+        var toDownload = new List<HubFileMetadata>();
         int downloaded = 0;
         long bytes = 0;
 
         for (int i = 0; i < files.Count; i++)
         {
             string file = files[i];
-            string local;
             if (SnapshotInspector.HasFile(snapshot, file))
             {
                 progress.FileCached(file);
-                local = Path.Combine(snapshot, file);
+                if (file == ShardIndex.IndexFileName) AddShards(Path.Combine(snapshot, file), available, files, repo);
+                continue;
             }
-            else
+            var metadata = await client.GetFileMetadataAsync(repo, commit, file, cancel);
+            toLink.Add(metadata);
+            string blob = cache.BlobPath(repo, metadata.Etag);
+            if (File.Exists(blob)) progress.FileCached(file);
+            else if (file == ShardIndex.IndexFileName)
             {
-                var metadata = await client.GetFileMetadataAsync(repo, commit, file, cancel);
-                local = cache.BlobPath(repo, metadata.Etag);
-                if (File.Exists(local))
-                {
-                    progress.FileCached(file);
-                }
-                else
-                {
-                    bytes += await downloader.DownloadAsync(repo, metadata, cancel);
-                    downloaded++;
-                }
-                toLink.Add((file, metadata.Etag));
+                // Needed now to learn the shards; it is small.
+                bytes += await downloader.DownloadAsync(repo, metadata, cancel);
+                downloaded++;
             }
-            if (file == ShardIndex.IndexFileName) AddShards(local, available, files, repo);
+            else toDownload.Add(metadata);
+            if (file == ShardIndex.IndexFileName) AddShards(blob, available, files, repo);
+        }
+
+        EnsureRoom(cache, repo, toDownload);
+        foreach (var metadata in toDownload)
+        {
+            bytes += await downloader.DownloadAsync(repo, metadata, cancel);
+            downloaded++;
         }
 
         // config.json is linked last: until then the snapshot does not count as complete.
-        foreach (var (file, etag) in toLink.OrderBy(f => f.File == SnapshotInspector.ConfigFileName ? 1 : 0))
-            SnapshotLinker.Link(cache, repo, commit, file, etag);
+        foreach (var metadata in toLink.OrderBy(f => f.File == SnapshotInspector.ConfigFileName ? 1 : 0))
+            SnapshotLinker.Link(cache, repo, commit, metadata.File, metadata.Etag);
         cache.WriteRef(repo, reference.Revision, commit);
         return new PullResult(snapshot, repo, commit, downloaded, bytes, AlreadyPresent: downloaded == 0);
+    }
+
+    private static void EnsureRoom(HubCacheLayout cache, string repo, List<HubFileMetadata> toDownload)
+    {
+        long needed = 0;
+        foreach (var file in toDownload)
+        {
+            var partial = new FileInfo(cache.IncompleteBlobPath(repo, file.Etag));
+            needed += Math.Max(0, (file.Size ?? 0) - (partial.Exists ? partial.Length : 0));
+        }
+        Directory.CreateDirectory(cache.RepoFolder(repo));
+        if (FreeSpace.Available(cache.RepoFolder(repo)) is { } free && free < needed)
+            throw new EngineException(
+                $"not enough disk space in {cache.CacheRoot}: the download needs {needed / 1e9:0.00} GB, {free / 1e9:0.00} GB are free (set HF_HUB_CACHE or HF_HOME to a bigger disk)");
     }
 
     private static PullResult FromCacheOffline(ModelReference reference, HubCacheLayout cache, string repo)

@@ -13,6 +13,9 @@ public sealed partial record ModelReference(string Argument, string? Folder, str
     /// <summary>The name to give <c>engine pull</c>: the registry name when there is one, else the repo id.</summary>
     public string PullName => (Entry?.Name ?? RepoId ?? Argument) + (Revision == (Entry?.Revision ?? "main") ? "" : "@" + Revision);
 
+    /// <summary>The hub reference of a registry entry at its recorded revision.</summary>
+    public static ModelReference ForEntry(RegistryEntry entry) => new(entry.Name, null, entry.Repo, entry.Revision, entry);
+
     /// <summary>
     /// Classifies <paramref name="argument"/>: an existing folder wins, then a registry name, then an
     /// <c>org/name</c> repo id; anything else is an <see cref="EngineException"/>. The registry is only loaded

@@ -24,6 +24,10 @@ public sealed class ModelRegistry
     public RegistryEntry? Find(string name) =>
         Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>The entry whose repo is <paramref name="repoId"/> (case-insensitive, as the hub treats repo ids), or null.</summary>
+    public RegistryEntry? FindByRepo(string repoId) =>
+        Entries.FirstOrDefault(e => string.Equals(e.Repo, repoId, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The models.json to use: beside the binary first, else the nearest one in a parent folder (the repository root).</summary>
     public static string FindFile()
     {
@@ -83,7 +87,12 @@ public sealed class ModelRegistry
             throw new EngineException($"{where}: missing 'lagkv' object");
         var recommendation = new LagKvRecommendation(
             (int)PositiveLong(lagKv, "lag_size", where), (int)PositiveLong(lagKv, "sink_size", where), PositiveDouble(lagKv, "ratio", where));
-        if (!model.TryGetProperty("config", out var config)) throw new EngineException($"{where}: missing 'config'");
+        if (!model.TryGetProperty("config", out var config) || config.ValueKind != JsonValueKind.Object)
+            throw new EngineException($"{where}: missing 'config' object");
+        // The shape is written with config.json's own keys, so config.json's reader reads it.
+        var shape = ModelConfigLoader.Parse(config.GetRawText(), $"{where} config");
+        if (shape.Architecture != architecture)
+            throw new EngineException($"{where}: config describes {shape.Architecture.ToString().ToLowerInvariant()}, not '{architecture.ToString().ToLowerInvariant()}'");
         return new RegistryEntry(
             name, repo,
             model.TryGetProperty("revision", out _) ? String(model, "revision", where) : "main",
@@ -91,7 +100,7 @@ public sealed class ModelRegistry
             PositiveLong(model, "parameters", where),
             PositiveLong(model, "bytes", where),
             recommendation,
-            RegistryConfigReader.Read(config, architecture, where));
+            shape);
     }
 
     private static string String(JsonElement o, string name, string where) =>

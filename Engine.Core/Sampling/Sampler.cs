@@ -25,7 +25,7 @@ public sealed class Sampler
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
     {
         int vocab = logits.Length;
-        if (_scores.Length != vocab) { _scores = new double[vocab]; _order = new int[vocab]; }
+        if (_scores.Length != vocab) _scores = new double[vocab];
         var scores = _scores;
         for (int i = 0; i < vocab; i++) scores[i] = logits[i];
 
@@ -121,6 +121,7 @@ public sealed class Sampler
 
     private int[] SortDescending(double[] probs)
     {
+        if (_order.Length != probs.Length) _order = new int[probs.Length];
         var order = _order;
         for (int i = 0; i < order.Length; i++) order[i] = i;
         // Stable on ties (lower id first), so results do not depend on the sort's internals.

@@ -7,7 +7,7 @@ namespace Engine.Core.Text;
 /// tokenizer.json's <c>pre_tokenizer</c>: splits normalized text into the words BPE runs on, and maps
 /// them into the model's alphabet. Supports Split (regex or string; Isolated, Removed,
 /// MergedWithPrevious, MergedWithNext; invert), ByteLevel (optional prefix space and GPT-2 regex),
-/// Metaspace and Sequence: the Qwen2, Llama 3 and sentencepiece-style layouts.
+/// Metaspace, Digits, Whitespace, WhitespaceSplit and Sequence: the Qwen2, Llama 3 and sentencepiece-style layouts.
 /// </summary>
 internal sealed class PreTokenizer
 {
@@ -53,13 +53,25 @@ internal sealed class PreTokenizer
             case "ByteLevel":
                 bool addPrefixSpace = TokenizerJson.Bool(spec, "add_prefix_space", false);
                 bool useRegex = TokenizerJson.Bool(spec, "use_regex", true);
-                var gpt2 = new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                Regex? gpt2 = useRegex ? new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant) : null;
                 _steps.Add((pieces, _) =>
                 {
                     if (addPrefixSpace) pieces = pieces.Select(p => p.StartsWith(' ') ? p : " " + p).ToList();
-                    if (useRegex) pieces = SplitAll(pieces, gpt2, "Isolated", false);
+                    if (gpt2 is not null) pieces = SplitAll(pieces, gpt2, "Isolated", false);
                     return pieces.Select(p => ByteLevelAlphabet.Encode(p)).ToList();
                 });
+                break;
+            case "Digits":
+                var digits = new Regex(TokenizerJson.Bool(spec, "individual_digits", false) ? @"\p{N}" : @"\p{N}+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                _steps.Add((pieces, _) => SplitAll(pieces, digits, "Isolated", false));
+                break;
+            case "Whitespace":
+                var words = new Regex(@"\w+|[^\w\s]+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                _steps.Add((pieces, _) => SplitAll(pieces, words, "Removed", invert: true));
+                break;
+            case "WhitespaceSplit":
+                var whitespace = new Regex(@"\s+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                _steps.Add((pieces, _) => SplitAll(pieces, whitespace, "Removed", false));
                 break;
             case "Metaspace":
                 AddMetaspace(spec);
@@ -103,12 +115,15 @@ internal sealed class PreTokenizer
         // Cover the piece with alternating runs: matches of the pattern and the gaps between them.
         var runs = new List<(int Start, int Length, bool Delimiter)>();
         int position = 0;
-        for (var m = regex.Match(piece); m.Success; m = m.NextMatch())
+        string subject = CodePointFolding.Fold(piece, out int[]? origin);
+        for (var m = regex.Match(subject); m.Success; m = m.NextMatch())
         {
             if (m.Length == 0) continue;
-            if (m.Index > position) runs.Add((position, m.Index - position, invert));
-            runs.Add((m.Index, m.Length, !invert));
-            position = m.Index + m.Length;
+            int start = origin is null ? m.Index : origin[m.Index];
+            int end = origin is null ? m.Index + m.Length : origin[m.Index + m.Length];
+            if (start > position) runs.Add((position, start - position, invert));
+            runs.Add((start, end - start, !invert));
+            position = end;
         }
         if (position < piece.Length) runs.Add((position, piece.Length - position, invert));
 

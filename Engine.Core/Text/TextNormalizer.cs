@@ -6,7 +6,7 @@ namespace Engine.Core.Text;
 
 /// <summary>
 /// tokenizer.json's <c>normalizer</c>: the chain of rewrites applied to each run of ordinary text
-/// (between added tokens) before pre-tokenization. Supports NFC/NFKC/NFD/NFKD, Lowercase, Prepend,
+/// (between added tokens) before pre-tokenization. Supports NFC/NFKC/NFD/NFKD, Lowercase, Strip, Prepend,
 /// Replace (string or regex) and Sequence, which covers Qwen2 (NFC) and Llama 2 (Prepend "▁",
 /// Replace " " by "▁").
 /// </summary>
@@ -43,6 +43,10 @@ internal sealed class TextNormalizer
             case "NFD": _steps.Add(t => UnicodeNormalization.Normalize(t, NormalizationForm.FormD)); break;
             case "NFKD": _steps.Add(t => UnicodeNormalization.Normalize(t, NormalizationForm.FormKD)); break;
             case "Lowercase": _steps.Add(t => t.ToLowerInvariant()); break;
+            case "Strip":
+                bool left = TokenizerJson.Bool(spec, "strip_left", true), right = TokenizerJson.Bool(spec, "strip_right", true);
+                _steps.Add(t => left && right ? t.Trim() : left ? t.TrimStart() : right ? t.TrimEnd() : t);
+                break;
             case "Prepend":
                 string prefix = TokenizerJson.String(spec, "prepend");
                 _steps.Add(t => t.Length == 0 ? t : prefix + t);

@@ -4,7 +4,8 @@ namespace Engine.Core.Text;
 
 /// <summary>
 /// A Hugging Face tokenizer loaded from <c>tokenizer.json</c> (byte-level BPE as in Qwen2/2.5 and
-/// Llama 3, sentencepiece-style BPE with byte fallback as in Llama 2), with BOS/EOS taken from
+/// Llama 3, sentencepiece-style BPE with byte fallback as in Llama 2) or, without one, from
+/// vocab.json + merges.txt or <c>tokenizer.model</c> (tiktoken or sentencepiece), with BOS/EOS taken from
 /// tokenizer_config.json and generation_config.json beside it. <see cref="Encode"/> gives the ids
 /// of <c>tokenizer(text)["input_ids"]</c>; <see cref="Decode"/> those of <c>tokenizer.decode</c>
 /// (without transformers' clean_up_tokenization_spaces). Thread-safe for encoding and decoding.
@@ -23,7 +24,7 @@ public sealed class TextTokenizer
     private readonly string?[] _tokens;
     private readonly byte[]?[] _tokenBytes;
     private readonly bool[] _special;
-    private readonly Dictionary<string, int> _idOfToken;
+    private readonly Dictionary<string, int> _addedTokenIds;
 
     private TextTokenizer(TokenizerDefinition definition, TokenizerConfigFile config)
     {
@@ -39,55 +40,81 @@ public sealed class TextTokenizer
         VocabSize = size;
         _tokens = new string?[size];
         _special = new bool[size];
-        _idOfToken = new Dictionary<string, int>(_model.Vocab, StringComparer.Ordinal);
+        _addedTokenIds = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (token, id) in _model.Vocab) _tokens[id] = token;
         foreach (var token in definition.AddedTokens)
         {
             _tokens[token.Id] = token.Content;
             _special[token.Id] = token.Special;
-            _idOfToken[token.Content] = token.Id;
+            _addedTokenIds[token.Content] = token.Id;
         }
-        _tokenBytes = new byte[]?[size];
-        for (int id = 0; id < size; id++)
-            if (_tokens[id] is string text) _tokenBytes[id] = _decoder.BytesOf(text);
+        _tokenBytes = new byte[]?[size]; // filled on first use: most ids are never decoded
 
-        // BOS: tokenizer_config.json names it; else the post-processor's leading special token; else generation_config.
-        int[] prefix = definition.Template.Prefix, suffix = definition.Template.Suffix;
-        BosId = config.BosToken is not null ? TokenToId(config.BosToken)
-            : prefix.Length > 0 ? prefix[0]
-            : config.GenerationBosId is int g && g >= 0 && g < size ? g : null;
+        BosId = ResolveBos(config, definition.Template.Prefix);
         BosToken = BosId is int bos ? _tokens[bos] : null;
         int? eosId = config.EosToken is not null ? TokenToId(config.EosToken) : null;
+        (_prefix, _suffix) = ApplyConfigOverrides(definition.Template, config, BosId, eosId);
+        AddsBos = BosId is int b && _prefix.Length > 0 && _prefix[0] == b;
+        EosIds = ResolveEos(config, eosId);
+    }
 
-        // add_bos_token / add_eos_token in tokenizer_config.json override the post-processor (as transformers' Llama tokenizer does).
-        if (config.AddBosToken is bool addBos && BosId is int bosId)
-            prefix = addBos ? (prefix.Length > 0 && prefix[0] == bosId ? prefix : [bosId, .. prefix]) : prefix.Where(i => i != bosId).ToArray();
+    /// <summary>tokenizer_config.json's bos_token; else the post-processor's leading token; else generation_config's.</summary>
+    private int? ResolveBos(TokenizerConfigFile config, int[] templatePrefix)
+    {
+        if (config.BosToken is not null) return TokenToId(config.BosToken);
+        if (templatePrefix.Length > 0) return templatePrefix[0];
+        return config.GenerationBosId is int id && id >= 0 && id < VocabSize ? id : null;
+    }
+
+    /// <summary>add_bos_token / add_eos_token in tokenizer_config.json win over the post-processor (as in transformers' Llama tokenizer).</summary>
+    private static (int[] Prefix, int[] Suffix) ApplyConfigOverrides(SpecialTokenTemplate template, TokenizerConfigFile config, int? bosId, int? eosId)
+    {
+        int[] prefix = template.Prefix, suffix = template.Suffix;
+        if (config.AddBosToken is bool addBos && bosId is int bos)
+            prefix = addBos ? (prefix.Length > 0 && prefix[0] == bos ? prefix : [bos, .. prefix]) : prefix.Where(i => i != bos).ToArray();
         if (config.AddEosToken is bool addEos && eosId is int eos)
             suffix = addEos ? (suffix.Length > 0 && suffix[^1] == eos ? suffix : [.. suffix, eos]) : suffix.Where(i => i != eos).ToArray();
-        _prefix = prefix;
-        _suffix = suffix;
-        AddsBos = BosId is int b && prefix.Length > 0 && prefix[0] == b;
+        return (prefix, suffix);
+    }
 
-        var eosIds = new HashSet<int>(config.GenerationEosIds.Where(i => i >= 0 && i < size));
+    /// <summary>The declared EOS ids; a conventional end token when the config files name none.</summary>
+    private FrozenSet<int> ResolveEos(TokenizerConfigFile config, int? eosId)
+    {
+        var eosIds = new HashSet<int>(config.GenerationEosIds.Where(i => i >= 0 && i < VocabSize));
         if (eosId is int declared) eosIds.Add(declared);
         if (eosIds.Count == 0)
             foreach (string name in ConventionalEosTokens)
                 if (TokenToId(name) is int id && _special[id]) eosIds.Add(id);
-        EosIds = eosIds.ToFrozenSet();
+        return eosIds.ToFrozenSet();
     }
 
     /// <summary>
     /// Loads the tokenizer of a model folder: tokenizer.json plus tokenizer_config.json and
-    /// generation_config.json when present. Throws <see cref="EngineException"/> when the folder has
-    /// no tokenizer.json or it cannot be used.
+    /// generation_config.json when present. A folder without tokenizer.json falls back to
+    /// vocab.json + merges.txt (GPT-2 / Qwen2 layout), then to tokenizer.model (Llama 3's tiktoken
+    /// format or a sentencepiece BPE model). Throws
+    /// <see cref="EngineException"/> when there is no usable tokenizer file.
     /// </summary>
     public static TextTokenizer Load(string folder)
     {
         if (!Directory.Exists(folder)) throw new EngineException($"tokenizer folder {folder} not found");
         string json = Path.Combine(folder, "tokenizer.json");
         if (File.Exists(json)) return FromFile(json);
-        throw new EngineException($"no tokenizer.json in {Path.GetFullPath(folder)}");
+        var config = TokenizerConfigFile.Read(folder);
+        if (VocabMergesFiles.ExistIn(folder)) return new TextTokenizer(VocabMergesFiles.Read(folder, config), config);
+        string model = Path.Combine(folder, "tokenizer.model");
+        if (File.Exists(model))
+        {
+            var definition = TiktokenModelFile.Recognizes(model) ? TiktokenModelFile.Read(model) : SentencePieceModelFile.Read(model);
+            return new TextTokenizer(definition, config);
+        }
+        throw new EngineException($"no tokenizer.json, vocab.json + merges.txt or tokenizer.model in {Path.GetFullPath(folder)}");
     }
+
+    /// <summary>Whether <see cref="Load"/> has files to read in the folder.</summary>
+    public static bool ExistsIn(string folder) =>
+        File.Exists(Path.Combine(folder, "tokenizer.json")) || VocabMergesFiles.ExistIn(folder)
+        || File.Exists(Path.Combine(folder, "tokenizer.model"));
 
     /// <summary>Loads a tokenizer.json file; the config files beside it are read too.</summary>
     public static TextTokenizer FromFile(string tokenizerJsonPath)
@@ -126,7 +153,8 @@ public sealed class TextTokenizer
             : throw new EngineException($"token id {id} is not in the vocabulary (0..{VocabSize - 1})");
 
     /// <summary>The id of a token string (vocabulary or added token), or null.</summary>
-    public int? TokenToId(string token) => _idOfToken.TryGetValue(token, out int id) ? id : null;
+    public int? TokenToId(string token) =>
+        _addedTokenIds.TryGetValue(token, out int id) || _model.Vocab.TryGetValue(token, out id) ? id : null;
 
     /// <summary>
     /// Encodes text. With <paramref name="addSpecialTokens"/> the post-processor's tokens are added
@@ -159,8 +187,13 @@ public sealed class TextTokenizer
 
     /// <summary>A detokenizer for one generated stream; special tokens are skipped unless asked otherwise.</summary>
     public StreamingDetokenizer CreateStreamingDetokenizer(bool skipSpecialTokens = true) =>
-        new(this, skipSpecialTokens, _decoder.LeadingSpacesToStrip);
+        new(this, skipSpecialTokens, _decoder.LeadingSpacesToStrip, _decoder.JoinsWithSpaces);
 
     /// <summary>The bytes an id decodes to, or null when the id has no token.</summary>
-    internal byte[]? TokenBytes(int id) => (uint)id < (uint)_tokenBytes.Length ? _tokenBytes[id] : null;
+    internal byte[]? TokenBytes(int id)
+    {
+        if ((uint)id >= (uint)_tokenBytes.Length || _tokens[id] is not string token) return null;
+        // A race computes the same bytes twice at worst; reference writes are atomic.
+        return _tokenBytes[id] ??= _decoder.BytesOf(token);
+    }
 }

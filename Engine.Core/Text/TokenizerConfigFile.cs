@@ -6,16 +6,22 @@ namespace Engine.Core.Text;
 /// What the files beside tokenizer.json say about BOS and EOS: tokenizer_config.json's
 /// <c>bos_token</c>, <c>eos_token</c> (a string or an AddedToken object), <c>add_bos_token</c> and
 /// <c>add_eos_token</c>, and generation_config.json's <c>bos_token_id</c> / <c>eos_token_id</c>
-/// (an id or a list). Absent files or fields are null / empty.
+/// (an id or a list). For folders holding vocab.json and merges.txt instead of tokenizer.json it also
+/// gives <c>tokenizer_class</c>, <c>add_prefix_space</c> and the <c>added_tokens_decoder</c> table.
+/// Absent files or fields are null / empty.
 /// </summary>
 internal sealed record TokenizerConfigFile(
     string? BosToken, string? EosToken, bool? AddBosToken, bool? AddEosToken, int? GenerationBosId, int[] GenerationEosIds)
 {
-    public static TokenizerConfigFile Empty { get; } = new(null, null, null, null, null, []);
+    public string? TokenizerClass { get; init; }
+    public bool AddPrefixSpace { get; init; }
+    public AddedToken[] AddedTokens { get; init; } = [];
 
     public static TokenizerConfigFile Read(string folder)
     {
-        string? bos = null, eos = null;
+        string? bos = null, eos = null, tokenizerClass = null;
+        bool addPrefixSpace = false;
+        var addedTokens = new List<AddedToken>();
         bool? addBos = null, addEos = null;
         int? generationBos = null;
         var generationEos = new List<int>();
@@ -29,6 +35,10 @@ internal sealed record TokenizerConfigFile(
                 eos = TokenText(root, "eos_token");
                 addBos = OptionalBool(root, "add_bos_token");
                 addEos = OptionalBool(root, "add_eos_token");
+                addPrefixSpace = OptionalBool(root, "add_prefix_space") ?? false;
+                if (root.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String) tokenizerClass = c.GetString();
+                if (root.TryGetProperty("added_tokens_decoder", out var table) && table.ValueKind == JsonValueKind.Object)
+                    addedTokens.AddRange(table.EnumerateObject().Select(ReadAddedToken));
             }
         }
         using (var generation = TryParse(Path.Combine(folder, "generation_config.json")))
@@ -45,7 +55,21 @@ internal sealed record TokenizerConfigFile(
                 }
             }
         }
-        return new TokenizerConfigFile(bos, eos, addBos, addEos, generationBos, generationEos.ToArray());
+        return new TokenizerConfigFile(bos, eos, addBos, addEos, generationBos, generationEos.ToArray())
+        {
+            TokenizerClass = tokenizerClass,
+            AddPrefixSpace = addPrefixSpace,
+            AddedTokens = addedTokens.ToArray(),
+        };
+    }
+
+    private static AddedToken ReadAddedToken(JsonProperty entry)
+    {
+        if (!int.TryParse(entry.Name, out int id) || id < 0 || entry.Value.ValueKind != JsonValueKind.Object
+            || !entry.Value.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+            throw new EngineException($"tokenizer_config.json: added_tokens_decoder entry '{entry.Name}' is not an id with a content");
+        bool Flag(string name) => entry.Value.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+        return new AddedToken(id, content.GetString()!, Flag("special"), Flag("lstrip"), Flag("rstrip"));
     }
 
     private static JsonDocument? TryParse(string path)

@@ -57,8 +57,14 @@ internal sealed record TokenizerDefinition(
     /// <summary>Stands for an absent section, which means the same as an explicit null.</summary>
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement;
 
+    /// <summary>Ids index arrays sized by the largest id: refuse negative or absurd ones.</summary>
+    private static int CheckId(int id, string token) =>
+        id is >= 0 and < MaxTokenId ? id : throw new EngineException($"tokenizer.json: token '{token}' has id {id}, outside 0..{MaxTokenId - 1}");
+
+    private const int MaxTokenId = 1 << 24;
+
     private static AddedToken ReadAddedToken(JsonElement token) => new(
-        token.GetProperty("id").GetInt32(),
+        CheckId(token.GetProperty("id").GetInt32(), token.GetProperty("content").ToString()),
         TokenizerJson.String(token, "content"),
         TokenizerJson.Bool(token, "special", false),
         TokenizerJson.Bool(token, "lstrip", false),
@@ -74,43 +80,48 @@ internal sealed record TokenizerDefinition(
 
         if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
             throw new EngineException("tokenizer.json: model has no \"vocab\" object");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = entry.Value.GetInt32();
+        var vocab = new Dictionary<string, int>(vocabJson.EnumerateObject().Count(), StringComparer.Ordinal);
+        foreach (var entry in vocabJson.EnumerateObject()) vocab[entry.Name] = CheckId(entry.Value.GetInt32(), entry.Name);
 
-        var merges = new Dictionary<long, (int Rank, int Merged)>();
-        int rank = 0;
+        var merges = new MergeTable(vocab,
+            model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : 0, "tokenizer.json");
         foreach (var merge in TokenizerJson.Array(model, "merges"))
         {
-            var (left, right) = SplitMerge(merge);
-            if (!vocab.TryGetValue(left, out int leftId) || !vocab.TryGetValue(right, out int rightId) || !vocab.TryGetValue(left + right, out int mergedId))
-                throw new EngineException($"tokenizer.json: merge '{left} {right}' uses a token missing from the vocabulary");
-            merges.TryAdd(BpeModel.PairKey(leftId, rightId), (rank, mergedId));
-            rank++;
+            var (left, right) = SplitMerge(merge, out string text);
+            merges.Add(text.AsSpan(left.Start, left.Length), text.AsSpan(right.Start, right.Length));
         }
 
         int? unknownId = null;
         if (model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String)
             unknownId = vocab.TryGetValue(unk.GetString()!, out int id) ? id : null;
-        return new BpeModel(vocab, merges, unknownId,
+        return new BpeModel(vocab, merges.Merges, unknownId,
             TokenizerJson.Bool(model, "fuse_unk", false),
             TokenizerJson.Bool(model, "byte_fallback", false),
             TokenizerJson.Bool(model, "ignore_merges", false));
     }
 
-    /// <summary>A merge is "left right" (older files) or ["left", "right"] (newer ones).</summary>
-    private static (string Left, string Right) SplitMerge(JsonElement merge)
+    /// <summary>
+    /// A merge is "left right" (older files) or ["left", "right"] (newer ones); returns where the two
+    /// tokens lie in <paramref name="text"/> (for the array form, the two joined by a space).
+    /// </summary>
+    private static (Stretch Left, Stretch Right) SplitMerge(JsonElement merge, out string text)
     {
         if (merge.ValueKind == JsonValueKind.String)
         {
-            string text = merge.GetString()!;
+            text = merge.GetString()!;
             int space = text.IndexOf(' ', 1);
-            if (space > 0 && space < text.Length - 1) return (text[..space], text[(space + 1)..]);
+            if (space > 0 && space < text.Length - 1) return (new Stretch(0, space), new Stretch(space + 1, text.Length - space - 1));
         }
         else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
                  && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
         {
-            return (merge[0].GetString()!, merge[1].GetString()!);
+            string left = merge[0].GetString()!;
+            text = left + " " + merge[1].GetString();
+            return (new Stretch(0, left.Length), new Stretch(left.Length + 1, text.Length - left.Length - 1));
         }
         throw new EngineException($"tokenizer.json: merge {merge.GetRawText()} is not a pair of tokens");
     }
+
+    /// <summary>A stretch of a merge string: start and length.</summary>
+    private readonly record struct Stretch(int Start, int Length);
 }

@@ -89,6 +89,25 @@ internal static unsafe class LagKvCpuKernels
         best.Sort();
     }
 
+    /// <summary>One head's press scores over the whole layer (see ILagKvOps.LagKvPressScores).</summary>
+    public static void PressScoresHead(float* partitionScores, LagKvCompression c, float* pressScores)
+    {
+        int lag = c.LagSize;
+        new Span<float>(pressScores, c.LengthBefore).Fill(1f);
+        for (int p = 0; p < c.Partitions; p++)
+        {
+            float* scores = partitionScores + (long)p * lag;
+            for (int t = 0; t < lag; t++)
+            {
+                float s = scores[t];
+                int beaten = 0;
+                for (int u = 0; u < lag; u++)
+                    if (scores[u] > s || (scores[u] == s && u < t)) beaten++;
+                pressScores[c.WindowStart + p * lag + t] = (float)(lag - 1 - beaten) / lag;
+            }
+        }
+    }
+
     /// <summary>
     /// Moves one head's kept tokens and tail down in ascending slot order: every destination is at or
     /// below its source and below all later sources, so the move is safe in place.

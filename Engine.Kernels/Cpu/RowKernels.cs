@@ -34,15 +34,56 @@ internal static unsafe class RowKernels
         return sum;
     }
 
-    /// <summary>acc[i] = acc[i] * keep + a * widen(v[offset + i]) for i &lt; n.</summary>
+    /// <summary>out[k] = x · widen(w[offset + k * stride ..]) for k &lt; 4 rows of n elements: x loaded once for four rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ScaleAdd<TVec, TElem>(float* acc, float keep, float a, void* v, long offset, int n)
+    public static void Dot4<TVec, TElem>(float* x, void* w, long offset, long stride, int n, float* output)
         where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
     {
-        TVec k = TVec.Splat(keep), s = TVec.Splat(a);
+        long o0 = offset, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride;
+        TVec a0 = TVec.Zero, a1 = TVec.Zero, a2 = TVec.Zero, a3 = TVec.Zero;
         int i = 0;
         for (; i <= n - TVec.Count; i += TVec.Count)
-            TVec.Store(TVec.MultiplyAdd(TElem.Load<TVec>(v, offset + i), s, TVec.Multiply(TVec.LoadF32(acc + i), k)), acc + i);
-        for (; i < n; i++) acc[i] = acc[i] * keep + a * TElem.Read(v, offset + i);
+        {
+            TVec xv = TVec.LoadF32(x + i);
+            a0 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o0 + i), a0);
+            a1 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o1 + i), a1);
+            a2 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o2 + i), a2);
+            a3 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o3 + i), a3);
+        }
+        float s0 = TVec.Sum(a0), s1 = TVec.Sum(a1), s2 = TVec.Sum(a2), s3 = TVec.Sum(a3);
+        for (; i < n; i++)
+        {
+            float xi = x[i];
+            s0 += xi * TElem.Read(w, o0 + i);
+            s1 += xi * TElem.Read(w, o1 + i);
+            s2 += xi * TElem.Read(w, o2 + i);
+            s3 += xi * TElem.Read(w, o3 + i);
+        }
+        output[0] = s0; output[1] = s1; output[2] = s2; output[3] = s3;
+    }
+
+    /// <summary>
+    /// acc[d] = acc[d] * keep + sum_j weights[j] * widen(v[offset + j * n + d]) for d &lt; n, j &lt; rows: each
+    /// vector of acc stays in a register while all rows are added into it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateRows<TVec, TElem>(float* acc, float keep, float* weights, void* v, long offset, int rows, int n)
+        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+    {
+        TVec k = TVec.Splat(keep);
+        int d = 0;
+        for (; d <= n - TVec.Count; d += TVec.Count)
+        {
+            TVec a = TVec.Multiply(TVec.LoadF32(acc + d), k);
+            for (int j = 0; j < rows; j++)
+                a = TVec.MultiplyAdd(TElem.Load<TVec>(v, offset + (long)j * n + d), TVec.Splat(weights[j]), a);
+            TVec.Store(a, acc + d);
+        }
+        for (; d < n; d++)
+        {
+            float a = acc[d] * keep;
+            for (int j = 0; j < rows; j++) a += weights[j] * TElem.Read(v, offset + (long)j * n + d);
+            acc[d] = a;
+        }
     }
 }

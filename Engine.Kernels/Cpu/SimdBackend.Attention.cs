@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Engine.Core;
 
@@ -39,7 +40,7 @@ public sealed unsafe partial class SimdBackend
         {
             float* pq = q, po = output; int* pt = pages; KvPool kv = pool; AttentionShape s = shape;
             int len = length, count = queries, group = s.GroupSize, dim = s.HeadDim;
-            backend._pool.For(count * s.KvHeads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+            backend.RunTasks(count * s.KvHeads, (long)count * len * s.Heads * dim, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 int query = task / s.KvHeads, kvHead = task % s.KvHeads;
                 long headBase = ((long)query * s.Heads + kvHead * group) * dim;
@@ -66,7 +67,7 @@ public sealed unsafe partial class SimdBackend
             float* states = (float*)NativeMemory.Alloc((nuint)((long)s.KvHeads * splits * stateSize * sizeof(float)));
             try
             {
-                backend._pool.For(s.KvHeads * splits, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+                backend.RunTasks(s.KvHeads * splits, (long)len * s.Heads * dim, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
                 {
                     int kvHead = task / splits, split = task % splits;
                     float* state = states + (long)task * stateSize;
@@ -103,7 +104,9 @@ public sealed unsafe partial class SimdBackend
     /// <summary>
     /// Online softmax of the group's query heads (q: [group, headDim]) over slots [start, end) of one KV
     /// head: leaves the running max m[group], the sum of exponentials l[group] and the unnormalized
-    /// weighted value sum acc[group, headDim]. An empty range leaves m = -inf, l = 0, acc = 0.
+    /// weighted value sum acc[group, headDim]. An empty range leaves m = -inf, l = 0, acc = 0. Slots go in
+    /// blocks within a page: scores four slots at a time, one rescale of acc per block, and acc held in
+    /// registers while the block's values are added into it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttendRange<TVec, TElem>(float* q, AttentionShape shape, KvPool pool, int* pages, int kvHead, int start, int end,
@@ -112,11 +115,13 @@ public sealed unsafe partial class SimdBackend
     {
         const int Block = 32;
         int group = shape.GroupSize, dim = shape.HeadDim, pageSize = pool.PageSize;
-        float scale = shape.Scale;
         void* keys = PointerOf(pool.Keys), values = PointerOf(pool.Values);
         for (int h = 0; h < group; h++) { m[h] = float.NegativeInfinity; l[h] = 0; }
         new Span<float>(acc, group * dim).Clear();
-        float* scores = stackalloc float[group * Block];
+        // The softmax scale folded into a copy of q once, instead of into every score.
+        float* scaledQ = stackalloc float[group * dim];
+        TensorPrimitives.Multiply(new ReadOnlySpan<float>(q, group * dim), shape.Scale, new Span<float>(scaledQ, group * dim));
+        float* scores = stackalloc float[Block];
         for (int slot = start; slot < end;)
         {
             int page = pages[slot / pageSize], inPage = slot % pageSize;
@@ -124,25 +129,18 @@ public sealed unsafe partial class SimdBackend
             long rowOffset = pool.Offset(page, kvHead, inPage);
             for (int h = 0; h < group; h++)
             {
-                float* sc = scores + h * Block;
-                float blockMax = float.NegativeInfinity;
-                for (int j = 0; j < n; j++)
-                {
-                    sc[j] = RowKernels.Dot<TVec, TElem>(q + h * dim, keys, rowOffset + (long)j * dim, dim) * scale;
-                    blockMax = MathF.Max(blockMax, sc[j]);
-                }
-                float newMax = MathF.Max(m[h], blockMax);
+                float* qh = scaledQ + h * dim;
+                int j = 0;
+                for (; j + 4 <= n; j += 4) RowKernels.Dot4<TVec, TElem>(qh, keys, rowOffset + (long)j * dim, dim, dim, scores + j);
+                for (; j < n; j++) scores[j] = RowKernels.Dot<TVec, TElem>(qh, keys, rowOffset + (long)j * dim, dim);
+                var blockScores = new Span<float>(scores, n);
+                float newMax = MathF.Max(m[h], TensorPrimitives.Max(blockScores));
                 float keep = MathF.Exp(m[h] - newMax);
-                float sum = 0;
-                float* accRow = acc + h * dim;
-                for (int j = 0; j < n; j++)
-                {
-                    float p = MathF.Exp(sc[j] - newMax);
-                    sum += p;
-                    RowKernels.ScaleAdd<TVec, TElem>(accRow, j == 0 ? keep : 1f, p, values, rowOffset + (long)j * dim, dim);
-                }
-                l[h] = l[h] * keep + sum;
+                TensorPrimitives.Subtract(blockScores, newMax, blockScores);
+                TensorPrimitives.Exp(blockScores, blockScores);
+                l[h] = l[h] * keep + TensorPrimitives.Sum(blockScores);
                 m[h] = newMax;
+                RowKernels.AccumulateRows<TVec, TElem>(acc + h * dim, keep, scores, values, rowOffset, n, dim);
             }
             slot += n;
         }

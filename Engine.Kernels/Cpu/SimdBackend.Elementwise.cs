@@ -7,22 +7,8 @@ namespace Engine.Kernels.Cpu;
 /// <summary>Element-wise ops: the residual add, SiLU(gate) * up, and argmax.</summary>
 public sealed unsafe partial class SimdBackend
 {
-    /// <summary>Below this many elements per thread an element-wise op is not worth splitting.</summary>
-    private const long MinElementsPerTask = 1 << 14;
     /// <summary>Span-sized piece of a long range (TensorPrimitives takes int-length spans).</summary>
     private const int SpanChunk = 1 << 20;
-
-    /// <summary>Splits [0, count) into contiguous ranges, one per task, and runs them on the pool.</summary>
-    private void ForRanges(long count, long minPerTask, Action<long, long> body)
-    {
-        long tasks = Math.Clamp(count / Math.Max(1, minPerTask), 1, Threads);
-        long per = (count + tasks - 1) / tasks;
-        _pool.For((int)tasks, t =>
-        {
-            long start = t * per, end = Math.Min(count, start + per);
-            if (start < end) body(start, end);
-        });
-    }
 
     public void Add(DeviceArray x, DeviceArray y, long count)
     {
@@ -63,17 +49,12 @@ public sealed unsafe partial class SimdBackend
         });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Argmax(DeviceArray x, int count)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "argmax of an empty range");
         Require(x, DType.F32, count, nameof(x));
-        float* p = PointerOf<float>(x);
-        // Strict '>' keeps the lowest index among ties; NaNs never win.
-        int best = 0;
-        float bestValue = p[0];
-        for (int i = 1; i < count; i++)
-            if (p[i] > bestValue || float.IsNaN(bestValue)) { best = i; bestValue = p[i]; }
-        return best;
+        // Two vectorized passes: the maximum, then its first occurrence (so ties go to the lowest index).
+        var values = new ReadOnlySpan<float>(PointerOf<float>(x), count);
+        return values.IndexOf(TensorPrimitives.Max(values));
     }
 }

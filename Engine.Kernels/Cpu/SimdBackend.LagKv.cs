@@ -37,6 +37,19 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
         });
     }
 
+    public void LagKvPressScores(DeviceArray partitionScores, int kvHeads, LagKvCompression c, DeviceArray pressScores)
+    {
+        long perHead = (long)c.Partitions * c.LagSize;
+        Require(partitionScores, DType.F32, kvHeads * perHead, nameof(partitionScores));
+        Require(pressScores, DType.F32, (long)kvHeads * c.LengthBefore, nameof(pressScores));
+        float* source = PointerOf<float>(partitionScores), target = PointerOf<float>(pressScores);
+        ForRanges(kvHeads, 1, (start, end) =>
+        {
+            for (long head = start; head < end; head++)
+                LagKvCpuKernels.PressScoresHead(source + head * perHead, c, target + head * c.LengthBefore);
+        });
+    }
+
     /// <summary>Moves in place (host memory, ascending order is safe): the scratch array is not used.</summary>
     public void LagKvCompact(KvPool pool, DeviceArray pageTable, LagKvCompression c, DeviceArray kept, DeviceArray scratch)
     {

@@ -63,6 +63,16 @@ public sealed partial class IlgpuBackend : ILagKvOps
         Kernel<LagKvGrid, ArrayView<int>, ArrayView<int>>(LagKvKeepKernel)(config, g, rank, ViewOf<int>(kept));
     }
 
+    public void LagKvPressScores(DeviceArray partitionScores, int kvHeads, LagKvCompression c, DeviceArray pressScores)
+    {
+        var g = LagKvGrid.Of(new KvGeometry { KvHeads = kvHeads }, c, 0);
+        Require(partitionScores.DType == DType.F32 && partitionScores.Length >= (long)g.Jobs * g.Lag, "LagKV partition scores must be F32 [kvHeads, partitions, lag]");
+        Require(pressScores.DType == DType.F32 && pressScores.Length >= (long)kvHeads * c.LengthBefore, "LagKV press scores must be F32 [kvHeads, length]");
+        if ((long)kvHeads * c.LengthBefore == 0) return;
+        Kernel<LagKvGrid, ArrayView<float>, ArrayView<float>>(LagKvPressScoresKernel)(GridStride((long)kvHeads * c.LengthBefore), g,
+            ViewOf<float>(partitionScores), ViewOf<float>(pressScores));
+    }
+
     public void LagKvCompact(KvPool pool, DeviceArray pageTable, LagKvCompression c, DeviceArray kept, DeviceArray scratch)
     {
         var g = LagKvGrid.Of(KvGeometry.Of(pool), c, 0);

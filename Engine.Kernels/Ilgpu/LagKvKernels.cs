@@ -151,6 +151,30 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <summary>pressScores [kvHeads, LengthBefore]: 1 for sink and tail, (L - 1 - rank) / L inside a scored partition.</summary>
+    [KernelInstance]
+    internal static void LagKvPressScoresKernel(LagKvGrid g, ArrayView<float> partitionScores, ArrayView<float> pressScores)
+    {
+        int length = g.WindowStart + g.Partitions * g.Lag + g.TailLength;
+        long total = (long)g.Geometry.KvHeads * length;
+        for (long i = GridStrideStart; i < total; i += GridStrideStep)
+        {
+            int slot = (int)(i % length), head = (int)(i / length);
+            int offset = slot - g.WindowStart;
+            if (offset < 0 || offset >= g.Partitions * g.Lag) { pressScores[i] = 1f; continue; }
+            int t = offset % g.Lag;
+            long first = ((long)head * g.Partitions + offset / g.Lag) * g.Lag;
+            float s = partitionScores[first + t];
+            int beaten = 0;
+            for (int u = 0; u < g.Lag; u++)
+            {
+                float other = partitionScores[first + u];
+                if (other > s || (other == s && u < t)) beaten++;
+            }
+            pressScores[i] = (float)(g.Lag - 1 - beaten) / g.Lag;
+        }
+    }
+
     /// <summary>
     /// scratch [2 (K, V), kvHeads, moved, dim]: each head's surviving window slots in their final
     /// order (kept tokens partition by partition, then the tail). Copied out first because in-place

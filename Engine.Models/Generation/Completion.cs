@@ -28,6 +28,7 @@ public sealed class Completion
     private readonly List<IReadOnlyList<TokenLogprob>> _logprobs = [];
     private readonly StringBuilder _text = new();
     private int _started;
+    private float[] _hostLogits = [];
 
     internal Completion(LlamaModel model, PagedKvCache cache, IReadOnlyList<int> prompt, GenerationOptions options,
         ITokenTextStream? textStream, int contextLimit, double loadMs, Func<IDisposable> enter)
@@ -132,6 +133,8 @@ public sealed class Completion
                 _text.Append(text);
                 yield return new GeneratedToken(token, text, top);
                 if (reason is FinishReason r) { Finish(r); yield break; }
+                // The consumer may have cancelled while holding this token: no further device work then.
+                if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
 
                 logits = _model.Forward(sequence, [token], ForwardStep.Decode, _cache, _options.KvPolicy);
             }
@@ -165,7 +168,8 @@ public sealed class Completion
             return _model.Backend.Argmax(logits, vocab);
         }
         long copyStart = Stopwatch.GetTimestamp();
-        var host = new float[vocab];
+        if (_hostLogits.Length != vocab) _hostLogits = new float[vocab];
+        var host = _hostLogits;
         _model.Backend.Download<float>(logits, host);
         Stats.LogitsCopyMs += Stopwatch.GetElapsedTime(copyStart).TotalMilliseconds;
         top = _options.Logprobs > 0 ? TopLogprobs.Compute(host, _options.Logprobs) : null;

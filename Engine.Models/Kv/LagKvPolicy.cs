@@ -7,41 +7,73 @@ using Engine.Kernels;
 namespace Engine.Models.Kv;
 
 /// <summary>
-/// LagKV in reference mode (docs/lagkv.md): after each step's attention, every non-skipped layer
-/// whose uncompressed window holds at least 2L tokens has its due partitions scored, reduced to k
-/// tokens each and compacted on the device (<see cref="ILagKvOps"/>), and its emptied pages go back
-/// to the pool. Positions stay logical: the sequence's logical length is not touched.
+/// LagKV (docs/lagkv.md) on the device through <see cref="ILagKvOps"/>; emptied pages go back to the
+/// pool and positions stay logical (the sequence's logical length is not touched).
+/// Reference mode: after each step's attention, every non-skipped layer whose uncompressed window
+/// holds at least 2L tokens has its due partitions scored and reduced to k tokens each.
+/// Press mode (kvpress): once, after the last prefill chunk, each layer keeps floor(T * r) tokens
+/// chosen by one top-k over in-partition ranks, with the sink and the tail forced in.
 /// </summary>
 public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
 {
     private readonly ConditionalWeakTable<SequenceKv, SequenceState> _sequences = new();
     private readonly LagKvWorkspace _workspace = new();
+    private SequenceState? _last;
 
-    public LagKvPolicy(LagKvOptions options)
-    {
-        if (options.Mode != LagKvMode.Reference)
-            throw new EngineException("--lagkv-mode press is not available yet; use --lagkv-mode reference");
-        Options = options;
-    }
+    /// <param name="options">LagKV's parameters; validate them against the model first (<see cref="LagKvOptions.Validate"/>).</param>
+    public LagKvPolicy(LagKvOptions options) => Options = options;
 
+    /// <summary>The parameters this policy compresses with.</summary>
     public LagKvOptions Options { get; }
 
+    /// <summary>Compresses the step's layer when the schedule says so (see the class summary); called by the forward pass.</summary>
     public void AfterAttention(KvStepContext step)
     {
         if (!Options.Compresses(step.Layer)) return;
         if (step.Backend is not ILagKvOps ops)
             throw new EngineException($"LagKV is not supported on the {step.Backend.Name} backend");
         SequenceState state = _sequences.GetValue(step.Sequence, s => new SequenceState(s.Layers.Length));
+        _last = state;
+        if (Options.Mode == LagKvMode.Press) Press(step, ops, state);
+        else Compress(step, ops, state);
+    }
+
+    private void Compress(KvStepContext step, ILagKvOps ops, SequenceState state)
+    {
         LayerKv layer = step.Sequence.Layers[step.Layer];
         LagKvLayerState layerState = state.Layers[step.Layer];
         if (LagKvSchedule.Plan(Options, layerState.CompressedPartitions, layer.PhysicalLength) is not { } c) return;
 
-        var (scores, kept, scratch) = _workspace.For(step.Backend, step.Pool, c);
+        IBackend b = step.Backend;
+        long jobs = (long)step.Pool.KvHeads * c.Partitions;
+        DeviceArray scores = _workspace.Scores(b, jobs * c.LagSize), kept = _workspace.Kept(b, jobs * c.Keep);
         ops.LagKvScore(step.Pool, step.PageTable, c, (float)Options.ValueWeight, scores);
         ops.LagKvSelect(scores, step.Pool.KvHeads, c, kept);
-        ops.LagKvCompact(step.Pool, step.PageTable, c, kept, scratch);
+        ops.LagKvCompact(step.Pool, step.PageTable, c, kept, _workspace.Scratch(b, step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, c)));
         layer.Shrink(c.LengthAfter, step.Sequence.Allocator);
         layerState.Apply(c);
+        state.Compressions[step.Layer]++;
+    }
+
+    /// <summary>kvpress semantics: compress once, after the context prefill; the question and generated tokens stay.</summary>
+    private void Press(KvStepContext step, ILagKvOps ops, SequenceState state)
+    {
+        if (!step.IsPrefill || !step.IsLastPrefillChunk || state.Compressions[step.Layer] > 0) return;
+        LayerKv layer = step.Sequence.Layers[step.Layer];
+        int tokens = layer.PhysicalLength;
+        if (LagKvSchedule.PressScoring(Options, tokens) is not { } scoring) return;
+        LagKvCompression selection = LagKvSchedule.PressSelection(Options, tokens);
+
+        IBackend b = step.Backend;
+        int heads = step.Pool.KvHeads;
+        DeviceArray scores = _workspace.Scores(b, (long)heads * scoring.Partitions * scoring.LagSize);
+        DeviceArray pressScores = _workspace.PressScores(b, (long)heads * tokens);
+        DeviceArray kept = _workspace.Kept(b, (long)heads * selection.Keep);
+        ops.LagKvScore(step.Pool, step.PageTable, scoring, (float)Options.ValueWeight, scores);
+        ops.LagKvPressScores(scores, heads, scoring, pressScores);
+        ops.LagKvSelect(pressScores, heads, selection, kept);
+        ops.LagKvCompact(step.Pool, step.PageTable, selection, kept, _workspace.Scratch(b, step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, selection)));
+        layer.Shrink(selection.LengthAfter, step.Sequence.Allocator);
         state.Compressions[step.Layer]++;
     }
 
@@ -54,9 +86,19 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
             layer.PhysicalLength, sequence.LogicalLength)).ToArray();
     }
 
+    /// <summary>
+    /// Per-layer statistics of the most recent sequence this policy compressed, given its final
+    /// lengths (e.g. GenerationStats.Layers, once the request ended and its cache is gone).
+    /// </summary>
+    public IReadOnlyList<LagKvLayerStats> LastSequenceStats(IReadOnlyList<Generation.LayerKvLength> lengths) =>
+        lengths.Select((length, i) => new LagKvLayerStats(
+            i, !Options.Compresses(i), _last?.Compressions[i] ?? 0, _last?.Layers[i].CompressedPartitions ?? 0,
+            length.PhysicalLength, length.LogicalLength)).ToArray();
+
     /// <summary>Forgets a sequence's compression state (call when its cache is released or reset).</summary>
     public void Forget(SequenceKv sequence) => _sequences.Remove(sequence);
 
+    /// <summary>Frees the device scratch arrays.</summary>
     public void Dispose() => _workspace.Dispose();
 
     private sealed class SequenceState(int layers)

@@ -57,7 +57,7 @@ public sealed class SimdBackendTests
         return result;
     }
 
-    [TestCase(1, 37, 13), TestCase(1, 96, 64), TestCase(1, 200, 131), TestCase(5, 37, 19), TestCase(9, 64, 40), TestCase(70, 33, 21), TestCase(67, 48, 36)]
+    [TestCase(1, 37, 13), TestCase(1, 96, 64), TestCase(1, 200, 131), TestCase(1, 515, 150), TestCase(5, 37, 19), TestCase(9, 64, 40), TestCase(70, 33, 21), TestCase(67, 48, 36)]
     public void LinearMatchesFloat64AcrossTilingTails(int rows, int inDim, int outDim)
     {
         foreach (int threads in new[] { 1, 3 })

@@ -26,6 +26,14 @@ public sealed class SimdMicrobenchmarks
     }
 
     [Test]
+    public void DecodeSweepOverAllLayers()
+    {
+        using var backend = new SimdBackend(Threads);
+        var (ms, bytes) = LinearMicrobenchmark.RunDecodeSweep(backend, 24, 896, 4864, 896, 128, 151936, WeightType, 9);
+        TestContext.Out.WriteLine($"{backend.Name}: Qwen2.5-0.5B decode sweep {ms:F2} ms/token, {bytes / 1e6:F0} MB, {bytes / (ms / 1e3) / 1e9:F1} GB/s");
+    }
+
+    [Test]
     public void LinearDecodeAndPrefill()
     {
         using var backend = new SimdBackend(Threads);

@@ -16,6 +16,7 @@ namespace Engine.Tests.Hub;
 internal sealed class FakeHub : IDisposable
 {
     private readonly HttpListener _listener = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
 
     public FakeHub(string repoId)
@@ -24,7 +25,9 @@ internal sealed class FakeHub : IDisposable
         Commit = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
         int port = FreePort();
         Endpoint = $"http://127.0.0.1:{port}";
+        CdnEndpoint = $"http://localhost:{port}";
         _listener.Prefixes.Add(Endpoint + "/");
+        _listener.Prefixes.Add(CdnEndpoint + "/");
         _listener.Start();
         _loop = Task.Run(AcceptLoopAsync);
     }
@@ -32,6 +35,9 @@ internal sealed class FakeHub : IDisposable
     public string RepoId { get; }
     public string Commit { get; }
     public string Endpoint { get; }
+
+    /// <summary>Where LFS files are redirected: another host name for the same server, as a CDN is another host.</summary>
+    public string CdnEndpoint { get; }
 
     /// <summary>The repo's files at <see cref="Commit"/> (path to bytes).</summary>
     public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
@@ -42,10 +48,25 @@ internal sealed class FakeHub : IDisposable
     /// <summary>Files whose served bytes differ from what their ETag promises (same length).</summary>
     public HashSet<string> TamperedFiles { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Never answer the revision API (until disposed).</summary>
+    public bool SilentApi { get; set; }
+
+    /// <summary>Send this many bytes of this file's body, then go silent without closing (until disposed).</summary>
+    public (string File, int Bytes)? StallOnce { get; set; }
+
     /// <summary>Cut the connection once after this many bytes of this file's body.</summary>
     public (string File, int Bytes)? CutOnce { get; set; }
 
-    /// <summary>When set, every request without this bearer token gets 401 GatedRepo.</summary>
+    /// <summary>Old repo ids answered with a relative redirect to <see cref="RepoId"/>, as the hub does for renamed repos.</summary>
+    public HashSet<string> RenamedFrom { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Sizes announced in X-Linked-Size instead of the true ones.</summary>
+    public Dictionary<string, long> AnnouncedSizes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Answer Range requests with the whole file (200), as some servers do.</summary>
+    public bool IgnoreRange { get; set; }
+
+    /// <summary>When set, every hub request (not the CDN's) without this bearer token gets 401 GatedRepo.</summary>
     public string? RequiredToken { get; set; }
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
@@ -90,13 +111,30 @@ internal sealed class FakeHub : IDisposable
         Requests.Enqueue(new RecordedRequest(request.HttpMethod, path, request.Headers["Range"], request.Headers["Authorization"]));
         try
         {
-            if (RequiredToken is not null && request.Headers["Authorization"] != $"Bearer {RequiredToken}")
+            bool cdn = path.StartsWith("/cdn/", StringComparison.Ordinal);
+            if (RequiredToken is not null && !cdn && request.Headers["Authorization"] != $"Bearer {RequiredToken}")
             {
                 Fail(response, 401, "GatedRepo");
                 return;
             }
+            foreach (string old in RenamedFrom)
+                foreach (string prefix in new[] { "/api/models/", "/" })
+                    if (path.StartsWith($"{prefix}{old}/", StringComparison.Ordinal))
+                    {
+                        response.StatusCode = 307;
+                        response.AddHeader("Location", prefix + RepoId + path[(prefix.Length + old.Length)..]);
+                        response.ContentLength64 = 0;
+                        response.Close();
+                        return;
+                    }
             string api = $"/api/models/{RepoId}/revision/";
             string resolve = $"/{RepoId}/resolve/";
+            if (SilentApi && path.StartsWith("/api/", StringComparison.Ordinal))
+            {
+                _stopping.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+                response.Abort();
+                return;
+            }
             if (path.StartsWith(api, StringComparison.Ordinal)) ServeRevision(response, path[api.Length..]);
             else if (path.StartsWith(resolve, StringComparison.Ordinal)) ServeResolve(request, response, path[resolve.Length..]);
             else if (path.StartsWith("/cdn/", StringComparison.Ordinal)) ServeCdn(request, response, path["/cdn/".Length..]);
@@ -143,9 +181,9 @@ internal sealed class FakeHub : IDisposable
             string sha = Sha256(content);
             response.StatusCode = 302;
             response.AddHeader("X-Linked-Etag", $"\"{sha}\"");
-            response.AddHeader("X-Linked-Size", content.Length.ToString());
+            response.AddHeader("X-Linked-Size", AnnouncedSizes.GetValueOrDefault(file, content.Length).ToString());
             response.AddHeader("ETag", "\"not-the-sha\"");
-            response.RedirectLocation = $"{Endpoint}/cdn/{file}";
+            response.RedirectLocation = $"{CdnEndpoint}/cdn/{file}";
             response.ContentLength64 = 0;
             response.Close();
             return;
@@ -174,7 +212,7 @@ internal sealed class FakeHub : IDisposable
         }
         long start = 0;
         string? range = request.Headers["Range"];
-        if (range is not null && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        if (range is not null && !IgnoreRange && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
         {
             start = long.Parse(range["bytes=".Length..^1]);
             if (start >= content.Length)
@@ -192,13 +230,23 @@ internal sealed class FakeHub : IDisposable
             response.Close();
             return;
         }
+        if (StallOnce is { } stall && stall.File == file)
+        {
+            StallOnce = null;
+            response.OutputStream.Write(content, (int)start, (int)Math.Min(stall.Bytes, content.Length - start));
+            response.OutputStream.Flush();
+            _stopping.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+            response.Abort();
+            return;
+        }
         if (CutOnce is { } cut && cut.File == file)
         {
             CutOnce = null;
             int count = (int)Math.Min(cut.Bytes, content.Length - start);
             response.OutputStream.Write(content, (int)start, count);
             response.OutputStream.Flush();
-            Thread.Sleep(100);
+            // Give the client time to take the bytes in before the reset (a reset may drop unread data).
+            Thread.Sleep(500);
             response.Abort();
             return;
         }
@@ -226,6 +274,7 @@ internal sealed class FakeHub : IDisposable
     public void Dispose()
     {
         if (!_listener.IsListening) return;
+        _stopping.Cancel();
         _listener.Stop();
         _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }

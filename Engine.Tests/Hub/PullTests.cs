@@ -58,8 +58,8 @@ public class PullTests
             " \"b.weight\": \"model-00002-of-00002.safetensors\", \"c.weight\": \"model-00001-of-00002.safetensors\"}}"));
     }
 
-    private Task<PullResult> PullAsync(HubEnvironment environment, string model = Repo) =>
-        new ModelPuller(environment, new SilentPullProgress()).PullAsync(
+    private Task<PullResult> PullAsync(HubEnvironment environment, string model = Repo, TimeSpan? silenceTimeout = null) =>
+        new ModelPuller(environment, new SilentPullProgress(), silenceTimeout).PullAsync(
             ModelReference.Parse(model, () => throw new AssertionException("the registry is not needed for repo ids")), CancellationToken.None);
 
     private string RepoFolder => new HubCacheLayout(_cache.Path).RepoFolder(Repo);
@@ -108,6 +108,19 @@ public class PullTests
     }
 
     [Test]
+    public async Task RenamedRepoIsFollowedAndStoredUnderTheRequestedName()
+    {
+        AddSingleFileModel();
+        _hub.RenamedFrom.Add("old-org/Old-Name");
+
+        var result = await PullAsync(Environment(), "old-org/Old-Name");
+
+        Assert.That(result.Folder, Is.EqualTo(new HubCacheLayout(_cache.Path).SnapshotFolder("old-org/Old-Name", _hub.Commit)));
+        Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
+        Assert.That(_hub.Requests.Any(r => r.Method == "HEAD" && r.Path.StartsWith("/old-org/Old-Name/resolve/")), Is.True);
+    }
+
+    [Test]
     public async Task TokenizerModelIsTakenWhenThereIsNoTokenizerJson()
     {
         AddSingleFileModel();
@@ -138,6 +151,43 @@ public class PullTests
         Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
         Assert.That(File.Exists(partial), Is.False);
         Assert.That(result.BytesDownloaded, Is.EqualTo(_hub.Files["model.safetensors"].Length - kept));
+    }
+
+    [Test]
+    public async Task ServerIgnoringRangeRestartsTheFileFromZero()
+    {
+        AddSingleFileModel();
+        _hub.CutOnce = ("model.safetensors", 1_000_000);
+        Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
+        _hub.IgnoreRange = true;
+
+        var result = await PullAsync(Environment());
+
+        Assert.That(_hub.Requests.Any(r => r.Path == "/cdn/model.safetensors" && r.Range is not null), Is.True);
+        Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
+    }
+
+    [Test]
+    public void TooLittleDiskSpaceIsReportedBeforeDownloading()
+    {
+        AddSingleFileModel();
+        _hub.AnnouncedSizes["model.safetensors"] = 1L << 60;
+
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
+
+        Assert.That(error!.Message, Does.Contain("not enough disk space"));
+        Assert.That(_hub.Requests.Where(r => r.Method == "GET").Select(r => r.Path), Has.None.StartsWith("/cdn/"));
+    }
+
+    [Test]
+    public void SizeDifferentFromTheAnnouncedOneIsRejected()
+    {
+        AddSingleFileModel();
+        _hub.AnnouncedSizes["tokenizer.model"] = 1;
+        _hub.Files.Remove("tokenizer.json");
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
+        Assert.That(error!.Message, Does.Contain("tokenizer.model"));
+        Assert.That(File.Exists(Path.Combine(RepoFolder, "refs", "main")), Is.False);
     }
 
     [Test]
@@ -237,8 +287,12 @@ public class PullTests
         AddSingleFileModel();
         _hub.RequiredToken = "hf_secret_test_token";
         await PullAsync(Environment(token: "hf_secret_test_token"));
-        Assert.That(_hub.Requests, Is.Not.Empty);
-        Assert.That(_hub.Requests.Select(r => r.Authorization), Has.All.EqualTo("Bearer hf_secret_test_token"));
+        var hubRequests = _hub.Requests.Where(r => !r.Path.StartsWith("/cdn/")).ToList();
+        var cdnRequests = _hub.Requests.Where(r => r.Path.StartsWith("/cdn/")).ToList();
+        Assert.That(hubRequests, Is.Not.Empty);
+        Assert.That(hubRequests.Select(r => r.Authorization), Has.All.EqualTo("Bearer hf_secret_test_token"));
+        Assert.That(cdnRequests, Is.Not.Empty);
+        Assert.That(cdnRequests.Select(r => r.Authorization), Has.All.Null, "the token is not sent to another host");
     }
 
     [Test]
@@ -248,6 +302,29 @@ public class PullTests
         _hub.RequiredToken = "hf_secret_test_token";
         var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment()));
         Assert.That(error!.Message, Does.Contain("gated").And.Contain("HF_TOKEN").And.Contain("401"));
+    }
+
+    [Test]
+    public void SilentHubFailsInsteadOfHanging()
+    {
+        AddSingleFileModel();
+        _hub.SilentApi = true;
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment(), silenceTimeout: TimeSpan.FromSeconds(1)));
+        Assert.That(error!.Message, Does.Contain("did not answer within 1 s"));
+    }
+
+    [Test]
+    public async Task StalledDownloadFailsAndThenResumes()
+    {
+        AddSingleFileModel();
+        _hub.StallOnce = ("model.safetensors", 500_000);
+
+        var error = Assert.ThrowsAsync<EngineException>(() => PullAsync(Environment(), silenceTimeout: TimeSpan.FromSeconds(1)));
+        Assert.That(error!.Message, Does.Contain("interrupted").And.Contain("no data for 1 s"));
+
+        var result = await PullAsync(Environment());
+        Assert.That(_hub.Requests.Any(r => r.Path == "/cdn/model.safetensors" && r.Range == "bytes=500000-"), Is.True);
+        Assert.That(File.ReadAllBytes(Path.Combine(result.Folder, "model.safetensors")), Is.EqualTo(_hub.Files["model.safetensors"]));
     }
 
     [Test]

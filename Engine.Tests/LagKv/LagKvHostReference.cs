@@ -1,3 +1,5 @@
+using Engine.Core.Kv.LagKv;
+
 namespace Engine.Tests.LagKv;
 
 /// <summary>
@@ -82,5 +84,28 @@ public static class LagKvHostReference
         double[] sorted = scores.ToArray();
         Array.Sort(sorted, (a, b) => b.CompareTo(a));
         return keep < sorted.Length ? sorted[keep - 1] - sorted[keep] : double.PositiveInfinity;
+    }
+
+    /// <summary>
+    /// Press mode (kvpress's LagKVPress) on the first <paramref name="context"/> tokens of one head of
+    /// [kvHeads, tokens, dim] data: in-partition ascending ranks / L for the scored partitions, 1 for
+    /// the sink and the tail, then the floor(T * r) best over the whole context (ties to the lower
+    /// position), ascending.
+    /// </summary>
+    public static int[] PressKept(float[] keys, float[] values, int head, int tokens, int context, int dim, LagKvOptions options)
+    {
+        int s = options.SinkSize, lag = options.LagSize;
+        int partitions = (context - s) / lag - 1;
+        var score = new double[context];
+        Array.Fill(score, 1.0);
+        float[] Rows(float[] data, int first) => data.AsSpan(((head * tokens) + first) * dim, lag * dim).ToArray();
+        for (int p = 0; p < partitions; p++)
+        {
+            int first = s + p * lag;
+            double[] q = PartitionScores(Rows(keys, first), Rows(keys, first + lag), Rows(values, first), Rows(values, first + lag), lag, dim, options.ValueWeight);
+            int[] descending = Enumerable.Range(0, lag).OrderByDescending(t => q[t]).ThenBy(t => t).ToArray();
+            for (int rank = 0; rank < lag; rank++) score[first + descending[rank]] = (double)(lag - 1 - rank) / lag;
+        }
+        return TopKAscending(score, LagKvSchedule.PressKeepCount(options, context));
     }
 }

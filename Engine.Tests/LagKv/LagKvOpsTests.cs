@@ -68,6 +68,32 @@ public class LagKvOpsTests
         Assert.That(result, Is.EqualTo(new[] { 1, 3, 4, 0, 1, 7 }));
     }
 
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.Available))]
+    public void PressScoresRankEachPartitionAndForceSinkAndTail(string backendName)
+    {
+        using IBackend backend = TestBackends.Create(backendName);
+        if (backend is not ILagKvOps ops) { Assert.Ignore($"{backendName} has no LagKV ops"); return; }
+        // 2 heads; sink 3, two scored partitions of 4, tail 5: 16 slots per head.
+        var c = new LagKvCompression(3, 0, 2, 4, 0, 5);
+        float[] partitionScores =
+        [
+            0.4f, 0.1f, 0.3f, 0.2f, /* */ 0.5f, 0.5f, 0.9f, 0.0f, // head 0 (a tie: the lower offset ranks higher)
+            0.0f, 0.7f, 0.1f, 0.6f, /* */ 0.2f, 0.3f, 0.1f, 0.4f, // head 1
+        ];
+        using var scores = backend.Allocate(DType.F32, partitionScores.Length);
+        using var press = backend.Allocate(DType.F32, 2 * 16);
+        backend.Upload<float>(scores, partitionScores);
+        ops.LagKvPressScores(scores, 2, c, press);
+        var result = new float[32];
+        backend.Download<float>(press, result);
+        float[] expected =
+        [
+            1, 1, 1, 3 / 4f, 0, 2 / 4f, 1 / 4f, 2 / 4f, 1 / 4f, 3 / 4f, 0, 1, 1, 1, 1, 1,
+            1, 1, 1, 0, 3 / 4f, 1 / 4f, 2 / 4f, 1 / 4f, 2 / 4f, 0, 3 / 4f, 1, 1, 1, 1, 1,
+        ];
+        Assert.That(result, Is.EqualTo(expected));
+    }
+
     private static void UploadBytes(IBackend backend, DeviceArray array, byte[] bytes)
     {
         if (array.DType == DType.F32) backend.Upload<float>(array, MemoryMarshal.Cast<byte, float>(bytes));

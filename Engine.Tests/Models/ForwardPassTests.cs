@@ -3,6 +3,7 @@ using Engine.Core.Config;
 using Engine.Kernels;
 using Engine.Models;
 using Engine.Models.Kv;
+using Engine.Tests.Support;
 using NUnit.Framework;
 
 namespace Engine.Tests.Models;
@@ -71,6 +72,18 @@ public class ForwardPassTests
         using var backend = ModelBackends.Create(backendName);
         var actual = EngineLogits(backend, tiny, prompt, chunk, pageSize, DType.F32);
         AssertClose(actual, expected, 2e-3);
+    }
+
+    [Test]
+    public void IlgpuCpuAcceleratorRunsATinyChunkedForwardPass()
+    {
+        if (!TestBackends.Available().Contains("ilgpu-cpu")) Assert.Ignore("ILGPU's CPU accelerator is not registered");
+        // Tiny on purpose: the accelerator simulates every GPU thread.
+        using var tiny = new TinyModel(TinyModel.Qwen2(DType.BF16), seed: 21);
+        int[] prompt = Prompt(tiny.Config.VocabSize)[..12];
+        var expected = new HostTransformer(tiny.Config, tiny.Checkpoint).Logits(prompt);
+        using var backend = TestBackends.Create("ilgpu-cpu");
+        AssertClose(EngineLogits(backend, tiny, prompt, 5, 16, DType.F32), expected, 2e-3);
     }
 
     [TestCase(DType.BF16, 0.08)]

@@ -60,4 +60,21 @@ public static class LagKvSchedule
         // 1 - ratio is the retention itself; using it directly avoids 1 - (1 - r) rounding below r.
         return (int)Math.Floor(tokens * options.Retention);
     }
+
+    /// <summary>
+    /// Press mode's scoring layout over a context of <paramref name="tokens"/>: the sink, P - 1 scored
+    /// partitions (P = floor((T - S) / L)), then a tail of L + (T - S) mod L unscored tokens; null
+    /// below S + 2L. Its Keep is unused: press mode selects over the whole layer (<see cref="PressSelection"/>).
+    /// </summary>
+    public static LagKvCompression? PressScoring(LagKvOptions options, int tokens)
+    {
+        int s = options.SinkSize, lag = options.LagSize;
+        if (tokens < s + 2 * lag) return null;
+        int partitions = (tokens - s) / lag - 1;
+        return new LagKvCompression(s, 0, partitions, lag, 0, tokens - s - partitions * lag);
+    }
+
+    /// <summary>Press mode's selection: the whole layer as one span of T slots keeping <see cref="PressKeepCount"/>.</summary>
+    public static LagKvCompression PressSelection(LagKvOptions options, int tokens) =>
+        new(0, 0, 1, tokens, PressKeepCount(options, tokens), 0);
 }

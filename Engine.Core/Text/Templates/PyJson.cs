@@ -18,6 +18,7 @@ internal static class PyJson
 
     private static void Write(StringBuilder sb, object? value, string? indent, string itemSep, string keySep, bool sortKeys, int depth)
     {
+        PyValues.CheckDepth(depth, "encoding a JSON object");
         switch (value)
         {
             case null: sb.Append("null"); break;
@@ -27,6 +28,7 @@ internal static class PyJson
                 sb.Append(double.IsNaN(d) ? "NaN" : double.IsInfinity(d) ? (d > 0 ? "Infinity" : "-Infinity") : PyValues.FloatRepr(d));
                 break;
             case string s: WriteString(sb, s); break;
+            case PyMarkup m: WriteString(sb, m.Text); break;
             case List<object?> list:
                 WriteContainer(sb, '[', ']', list.Count, indent, itemSep, depth, i =>
                     Write(sb, list[i], indent, itemSep, keySep, sortKeys, depth + 1));

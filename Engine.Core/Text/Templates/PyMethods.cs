@@ -11,16 +11,15 @@ internal static class PyMethods
 
     public static bool TryGetAttribute(object? obj, string name, out object? value)
     {
+        if (obj is Namespace ns) return ns.Attributes.TryGetValue(name, out value);
         value = obj switch
         {
-            Namespace ns => ns.Attributes.TryGetValue(name, out var v) ? v : null,
             LoopContext loop => loop.GetAttribute(name),
             string s => StringMethod(s, name),
             PyDict d => DictMethod(d, name),
             List<object?> l => ListMethod(l, name),
             _ => null,
         };
-        if (obj is Namespace ns2) return ns2.Attributes.ContainsKey(name);
         return value is not null;
     }
 
@@ -37,7 +36,7 @@ internal static class PyMethods
     };
 
     private static string RequireString(object? v, string method) =>
-        v as string ?? throw new TemplateError($"{method}() argument must be str, not {PyValues.TypeName(v)}");
+        v as string ?? throw new TemplateError($"must be str, not {PyValues.TypeName(v)}");
 
     private static long OptionalLong(CallArguments a, int i, string name, long fallback) => a.Get(i, name, fallback) switch
     {
@@ -105,10 +104,10 @@ internal static class PyMethods
             string p = RequireString(a.Get(0, "suffix"), name);
             return p.Length > 0 && s.EndsWith(p, StringComparison.Ordinal) ? s[..^p.Length] : s;
         }),
-        "zfill" => Method(name, a => s.PadLeft((int)Math.Max(s.Length, OptionalLong(a, 0, "width", 0)), '0')),
-        "center" => Method(name, a => Center(s, (int)OptionalLong(a, 0, "width", 0))),
-        "ljust" => Method(name, a => s.PadRight((int)Math.Max(s.Length, OptionalLong(a, 0, "width", 0)))),
-        "rjust" => Method(name, a => s.PadLeft((int)Math.Max(s.Length, OptionalLong(a, 0, "width", 0)))),
+        "zfill" => Method(name, a => s.PadLeft(PyValues.CheckSize(Math.Max(s.Length, OptionalLong(a, 0, "width", 0))), '0')),
+        "center" => Method(name, a => Center(s, PyValues.CheckSize(OptionalLong(a, 0, "width", 0)))),
+        "ljust" => Method(name, a => s.PadRight(PyValues.CheckSize(Math.Max(s.Length, OptionalLong(a, 0, "width", 0))))),
+        "rjust" => Method(name, a => s.PadLeft(PyValues.CheckSize(Math.Max(s.Length, OptionalLong(a, 0, "width", 0))))),
         "format" => Method(name, a => PyFormat.Format(s, a)),
         _ => null,
     };

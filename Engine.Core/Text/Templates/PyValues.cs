@@ -17,6 +17,7 @@ internal static class PyValues
         long l => l != 0,
         double d => d != 0,
         string s => s.Length > 0,
+        PyMarkup m => m.Text.Length > 0,
         List<object?> list => list.Count > 0,
         PyDict dict => dict.Count > 0,
         _ => true,
@@ -26,37 +27,58 @@ internal static class PyValues
     public static string Str(object? value) => value switch
     {
         string s => s,
+        PyMarkup m => m.Text,
         Undefined => "",
         _ => Repr(value),
     };
 
     /// <summary>Python's repr(value).</summary>
+    /// <summary>Nesting deeper than this in printed, compared or JSON-encoded data fails like Python's RecursionError.</summary>
+    public const int MaxDataDepth = 500;
+
     public static string Repr(object? value)
     {
         var sb = new StringBuilder();
-        AppendRepr(sb, value);
+        AppendRepr(sb, value, 0);
         return sb.ToString();
     }
 
-    private static void AppendRepr(StringBuilder sb, object? value)
+    /// <summary>The longest string or list a template may build (repeat, padding, indent), so it cannot exhaust memory.</summary>
+    public const long MaxBuiltLength = 1 << 26;
+
+    /// <summary>The length as an int after checking it against <see cref="MaxBuiltLength"/>.</summary>
+    public static int CheckSize(long length)
     {
+        if (length > MaxBuiltLength) throw new TemplateError($"result too large ({length} items; the limit is {MaxBuiltLength})");
+        return (int)Math.Max(0, length);
+    }
+
+    public static void CheckDepth(int depth, string action)
+    {
+        if (depth > MaxDataDepth) throw new TemplateError($"maximum recursion depth exceeded while {action}");
+    }
+
+    private static void AppendRepr(StringBuilder sb, object? value, int depth)
+    {
+        CheckDepth(depth, "getting the repr of an object");
         switch (value)
         {
             case null: sb.Append("None"); break;
-            case Undefined: break;
+            case Undefined: sb.Append("Undefined"); break;
             case bool b: sb.Append(b ? "True" : "False"); break;
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(FloatRepr(d)); break;
             case string s: AppendStringRepr(sb, s); break;
+            case PyMarkup m: sb.Append("Markup("); AppendStringRepr(sb, m.Text); sb.Append(')'); break;
             case PyTuple tuple:
                 sb.Append('(');
-                AppendItems(sb, tuple);
+                AppendItems(sb, tuple, depth);
                 if (tuple.Count == 1) sb.Append(',');
                 sb.Append(')');
                 break;
             case List<object?> list:
                 sb.Append('[');
-                AppendItems(sb, list);
+                AppendItems(sb, list, depth);
                 sb.Append(']');
                 break;
             case PyDict dict:
@@ -66,9 +88,9 @@ internal static class PyValues
                 {
                     if (!first) sb.Append(", ");
                     first = false;
-                    AppendRepr(sb, k);
+                    AppendRepr(sb, k, depth + 1);
                     sb.Append(": ");
-                    AppendRepr(sb, v);
+                    AppendRepr(sb, v, depth + 1);
                 }
                 sb.Append('}');
                 break;
@@ -78,16 +100,17 @@ internal static class PyValues
                 sb.Append("}>");
                 break;
             case TemplateCallable f: sb.Append("<function ").Append(f.Name).Append('>'); break;
+            case PyGenerator g: sb.Append("<generator object ").Append(g.Function).Append(" at 0x").Append(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(g).ToString("x12", CultureInfo.InvariantCulture)).Append('>'); break;
             default: sb.Append('<').Append(TypeName(value)).Append(" object>"); break;
         }
     }
 
-    private static void AppendItems(StringBuilder sb, List<object?> items)
+    private static void AppendItems(StringBuilder sb, List<object?> items, int depth)
     {
         for (int i = 0; i < items.Count; i++)
         {
             if (i > 0) sb.Append(", ");
-            AppendRepr(sb, items[i]);
+            AppendRepr(sb, items[i], depth + 1);
         }
     }
 
@@ -163,12 +186,14 @@ internal static class PyValues
         long => "int",
         double => "float",
         string => "str",
+        PyMarkup => "Markup",
         PyTuple => "tuple",
         List<object?> => "list",
         PyDict => "dict",
         Namespace => "Namespace",
         TemplateCallable => "function",
         LoopContext => "LoopContext",
+        PyGenerator => "generator",
         _ => value.GetType().Name,
     };
 
@@ -185,6 +210,7 @@ internal static class PyValues
     public static long Length(object? value) => value switch
     {
         string s => PyStrings.Length(s),
+        PyMarkup m => PyStrings.Length(m.Text),
         List<object?> list => list.Count,
         PyDict dict => dict.Count,
         Undefined => 0,
@@ -198,9 +224,11 @@ internal static class PyValues
         List<object?> list => [.. list],
         PyDict dict => [.. dict.Keys],
         string s => [.. PyStrings.Characters(s)],
+        PyMarkup m => [.. PyStrings.Characters(m.Text)],
         Undefined => [],
+        PyGenerator g => g.Consume(),
         _ => throw new TemplateError($"'{TypeName(value)}' object is not iterable"),
     };
 
-    public static bool IsIterable(object? value) => value is List<object?> or PyDict or string or Undefined;
+    public static bool IsIterable(object? value) => value is List<object?> or PyDict or string or PyMarkup or Undefined or PyGenerator;
 }

@@ -26,6 +26,9 @@ internal sealed record FilterBlockStmt(List<FilterExpr> Filters, List<Stmt> Body
 /// <summary>Hugging Face's `{% generation %}` marker: renders its body unchanged.</summary>
 internal sealed record GenerationStmt(List<Stmt> Body, int Line) : Stmt(Line);
 
+/// <summary>`{% with a = 1, b = 2 %}body{% endwith %}`: the body runs in a new scope holding those names.</summary>
+internal sealed record WithStmt(List<(Expr Target, Expr Value)> Assignments, List<Stmt> Body, int Line) : Stmt(Line);
+
 internal sealed record BreakStmt(int Line) : Stmt(Line);
 
 internal sealed record ContinueStmt(int Line) : Stmt(Line);

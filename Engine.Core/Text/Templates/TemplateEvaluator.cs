@@ -8,7 +8,10 @@ internal sealed class TemplateEvaluator
     private enum Flow { Normal, Break, Continue }
 
     private const int MaxCallDepth = 200;
+    // Long operator chains (a ~ b ~ c ...) build deep trees; Python would raise RecursionError too.
+    private const int MaxEvaluationDepth = 600;
     private int _callDepth;
+    private int _evaluationDepth;
     private int _loopDepth;
 
     public string Render(List<Stmt> body, TemplateScope scope)
@@ -68,6 +71,14 @@ internal sealed class TemplateEvaluator
                 }
             case GenerationStmt g:
                 return Execute(g.Body, scope, output);
+            case WithStmt w:
+                {
+                    var inner = new TemplateScope(scope);
+                    // jinja2 evaluates every value in the outer scope before binding any name.
+                    var values = w.Assignments.Select(a => Evaluate(a.Value, scope)).ToList();
+                    for (int i = 0; i < values.Count; i++) Assign(w.Assignments[i].Target, values[i], inner);
+                    return Execute(w.Body, inner, output);
+                }
             case BreakStmt b:
                 if (_loopDepth == 0) throw new TemplateError($"line {b.Line}: 'break' outside of a loop");
                 return Flow.Break;
@@ -140,7 +151,7 @@ internal sealed class TemplateEvaluator
                 }
             case AttributeExpr { Target: NameExpr owner } a:
                 if (scope.Get(owner.Name) is not Namespace ns)
-                    throw new TemplateError($"line {a.Line}: cannot assign attribute on non-namespace object");
+                    throw new TemplateError("cannot assign attribute on non-namespace object");
                 ns.Attributes[a.Name] = value;
                 break;
             default:
@@ -181,6 +192,21 @@ internal sealed class TemplateEvaluator
     });
 
     public object? Evaluate(Expr expr, TemplateScope scope)
+    {
+        if (_evaluationDepth >= MaxEvaluationDepth)
+            throw new TemplateError("maximum recursion depth exceeded while evaluating an expression");
+        _evaluationDepth++;
+        try
+        {
+            return EvaluateNode(expr, scope);
+        }
+        finally
+        {
+            _evaluationDepth--;
+        }
+    }
+
+    private object? EvaluateNode(Expr expr, TemplateScope scope)
     {
         switch (expr)
         {

@@ -11,7 +11,7 @@ internal static class TemplateFilters
 {
     private static readonly HashSet<string> Names =
     [
-        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "format",
         "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject",
         "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string", "sum",
         "title", "tojson", "trim", "unique", "upper", "wordcount",
@@ -22,6 +22,9 @@ internal static class TemplateFilters
     public static object? Apply(string name, object? value, CallArguments a)
     {
         if (!Names.Contains(name)) throw new TemplateError($"No filter named '{name}'.");
+        if (name is "safe" or "e" or "escape")
+            return value is PyMarkup ? value : new PyMarkup(name == "safe" ? PyValues.Str(value) : PyMarkup.Escape(PyValues.Str(value)));
+        value = PyMarkup.Plain(value);
         switch (name)
         {
             case "default" or "d":
@@ -37,8 +40,6 @@ internal static class TemplateFilters
             case "title": return PyStrings.Title(PyValues.Str(value));
             case "capitalize": return PyStrings.Capitalize(PyValues.Str(value));
             case "string": return PyValues.Str(value);
-            case "safe": return value;
-            case "e" or "escape": return HtmlEscape(PyValues.Str(value));
             case "center":
                 {
                     var center = PyMethods.TryGetAttribute(PyValues.Str(value), "center", out var m) ? (TemplateCallable)m! : null;
@@ -51,7 +52,13 @@ internal static class TemplateFilters
                     if (a.Has(2, "count") && a.Get(2, "count") is not null) args.Add(a.Get(2, "count"));
                     return ((TemplateCallable)m!).Invoke(new CallArguments(args, new Dictionary<string, object?>()));
                 }
-            case "wordcount": return (long)PyStrings.Split(PyValues.Str(value), null, -1).Count;
+            case "format":
+                return a.Keywords.Count > 0 && a.Positional.Count > 0
+                    ? throw new TemplateError("can't handle positional and keyword arguments at the same time")
+                    : PyFormat.Percent(PyValues.Str(value), a.Keywords.Count > 0
+                        ? throw new TemplateError("format filter with keyword arguments is not supported")
+                        : new PyTuple(a.Positional));
+            case "wordcount": return CountWords(PyValues.Str(value));
             case "indent": return Indent(PyValues.Str(value), a);
             case "join":
                 {
@@ -68,40 +75,24 @@ internal static class TemplateFilters
                 }
             case "last":
                 {
+                    if (value is not (string or List<object?> or PyDict or Undefined))
+                        throw new TemplateError($"'{PyValues.TypeName(value)}' object is not reversible");
                     var items = PyValues.Iterate(value);
                     return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty.");
                 }
             case "reverse":
                 if (value is string s) return string.Concat(PyStrings.CodePoints(s).Reverse());
+                if (!PyValues.IsIterable(value)) throw new TemplateError("argument must be iterable");
                 {
                     var items = PyValues.Iterate(value);
                     items.Reverse();
                     return items;
                 }
             case "items":
-                return value switch
-                {
-                    Undefined => new List<object?>(),
-                    PyDict dict => dict.Select(kv => (object?)new PyTuple([kv.Key, kv.Value])).ToList(),
-                    _ => throw new TemplateError($"Can only get item pairs from a mapping, not {PyValues.TypeName(value)}."),
-                };
+                return new PyGenerator("do_items", Items(value));
             case "dictsort": return DictSort(value, a);
             case "sort": return Sort(PyValues.Iterate(value), a);
-            case "unique":
-                {
-                    var result = new List<object?>();
-                    bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
-                    var seen = new List<object?>();
-                    foreach (var item in PyValues.Iterate(value))
-                    {
-                        object? key = a.Get(1, "attribute") is { } attr ? Attribute(item, attr) : item;
-                        if (!caseSensitive && key is string ks) key = ks.ToLowerInvariant();
-                        if (seen.Any(x => PyOperators.AreEqual(x, key))) continue;
-                        seen.Add(key);
-                        result.Add(item);
-                    }
-                    return result;
-                }
+            case "unique": return new PyGenerator("do_unique", Unique(value, a));
             case "min" or "max":
                 {
                     var items = PyValues.Iterate(value);
@@ -119,13 +110,17 @@ internal static class TemplateFilters
             case "abs":
                 return value switch
                 {
-                    long l => Math.Abs(l),
+                    long l => (object)checked(Math.Abs(l)),
                     double d => Math.Abs(d),
                     bool b => b ? 1L : 0L,
                     _ => throw new TemplateError($"bad operand type for abs(): '{PyValues.TypeName(value)}'"),
                 };
-            case "int": return ToInt(value, a);
-            case "float": return ToFloat(value, a.Get(0, "default", 0.0));
+            case "int":
+                PyOperators.FailIfUndefined(value);
+                return ToInt(value, a);
+            case "float":
+                PyOperators.FailIfUndefined(value);
+                return ToFloat(value, a.Get(0, "default", 0.0));
             case "round": return Round(value, a);
             case "attr":
                 return a.Get(0, "name") is string attrName ? PyOperators.GetAttribute(value, attrName)
@@ -146,13 +141,39 @@ internal static class TemplateFilters
         return item;
     }
 
-    private static string HtmlEscape(string s) =>
-        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
+    private static IEnumerable<object?> Unique(object? value, CallArguments a)
+    {
+        bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
+        var seen = new List<object?>();
+        foreach (var item in PyValues.Iterate(value))
+        {
+            object? key = a.Get(1, "attribute") is { } attr ? Attribute(item, attr) : item;
+            if (!caseSensitive && key is string ks) key = ks.ToLowerInvariant();
+            if (key is List<object?> and not PyTuple or PyDict) throw new TemplateError($"unhashable type: '{PyValues.TypeName(key)}'");
+            if (seen.Any(x => PyOperators.AreEqual(x, key))) continue;
+            seen.Add(key);
+            yield return item;
+        }
+    }
+
+    // jinja2 counts matches of the regex \w+ (letters, digits, underscore).
+    private static long CountWords(string s)
+    {
+        long count = 0;
+        bool inWord = false;
+        foreach (char c in s)
+        {
+            bool word = char.IsLetterOrDigit(c) || c == '_' || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.ConnectorPunctuation;
+            if (word && !inWord) count++;
+            inWord = word;
+        }
+        return count;
+    }
 
     private static string Indent(string s, CallArguments a)
     {
         object? width = a.Get(0, "width", 4L);
-        string indention = width is string w ? w : new string(' ', (int)Math.Max(0, width is long l ? l : 4));
+        string indention = width is string w ? w : new string(' ', PyValues.CheckSize(width is long l ? l : 4));
         bool first = PyValues.IsTrue(a.Get(1, "first", false));
         bool blank = PyValues.IsTrue(a.Get(2, "blank", false));
         var lines = PyStrings.SplitLines(s + "\n").Cast<string>().ToList();
@@ -179,13 +200,25 @@ internal static class TemplateFilters
         }
         var keyed = items.Select(item => (Key: Key(item), Item: item)).ToList();
         var byKey = Comparer<(object? Key, object? Item)>.Create((x, y) => PyOperators.Compare(x.Key, y.Key, "<"));
-        var sorted = reverse ? keyed.OrderDescending(byKey) : keyed.Order(byKey);
+        List<(object? Key, object? Item)> sorted;
+        try
+        {
+            sorted = (reverse ? keyed.OrderDescending(byKey) : keyed.Order(byKey)).ToList();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateError inner)
+        {
+            throw inner;
+        }
         return sorted.Select(x => x.Item).ToList();
     }
 
     private static List<object?> DictSort(object? value, CallArguments a)
     {
-        if (value is not PyDict dict) throw new TemplateError("You can only sort by either a mapping");
+        if (value is not PyDict dict)
+        {
+            PyOperators.FailIfUndefined(value);
+            throw new TemplateError($"'{PyValues.TypeName(value)}' object has no attribute 'items'");
+        }
         bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
         object? by = a.Get(1, "by", "key");
         bool reverse = PyValues.IsTrue(a.Get(2, "reverse", false));
@@ -235,9 +268,11 @@ internal static class TemplateFilters
 
     private static object? Round(object? value, CallArguments a)
     {
-        double v = ToFloat(value, null) is double d ? d : throw new TemplateError($"round filter needs a number, not {PyValues.TypeName(value)}");
+        double v = value is long or double or bool && ToFloat(value, null) is double d
+            ? d : throw new TemplateError($"type {PyValues.TypeName(value)} doesn't define __round__ method");
         int precision = a.Get(0, "precision", 0L) is long p ? (int)p : 0;
         string method = PyValues.Str(a.Get(1, "method", "common"));
+        if (method == "common" && value is long or bool && precision >= 0) return value is bool b ? (b ? 1L : 0L) : value; // Python's round(int, n) is that int
         double scale = Math.Pow(10, precision);
         return method switch
         {
@@ -248,36 +283,50 @@ internal static class TemplateFilters
         };
     }
 
-    private static List<object?> Map(object? value, CallArguments a)
+    // jinja2's map/select/reject yield nothing for a falsy input (None included) and are lazy generators.
+    private static IEnumerable<object?> Items(object? value)
     {
-        var items = PyValues.Iterate(value);
+        if (value is Undefined) yield break;
+        if (value is not PyDict dict) throw new TemplateError("Can only get item pairs from a mapping.");
+        foreach (var (k, v) in dict) yield return new PyTuple([k, v]);
+    }
+
+    private static PyGenerator Map(object? value, CallArguments a) => new("sync_do_map", MapItems(value, a));
+
+    private static IEnumerable<object?> MapItems(object? value, CallArguments a)
+    {
+        var items = PyValues.IsTrue(value) ? PyValues.Iterate(value) : [];
         if (a.Keywords.TryGetValue("attribute", out var attribute))
         {
             a.Keywords.TryGetValue("default", out var fallback);
-            return items.Select(x =>
+            foreach (var x in items)
             {
                 object? v = Attribute(x, attribute);
-                return v is Undefined && a.Keywords.ContainsKey("default") ? fallback : v;
-            }).ToList();
+                yield return v is Undefined && a.Keywords.ContainsKey("default") ? fallback : v;
+            }
+            yield break;
         }
         if (a.Positional.Count == 0 || a.Positional[0] is not string filter) throw new TemplateError("map requires a filter argument");
         var rest = new CallArguments(a.Positional.Skip(1).ToList(), a.Keywords);
-        return items.Select(x => Apply(filter, x, rest)).ToList();
+        foreach (var x in items) yield return Apply(filter, x, rest);
     }
 
-    private static List<object?> Select(object? value, CallArguments a, bool keep, bool byAttribute)
+    private static PyGenerator Select(object? value, CallArguments a, bool keep, bool byAttribute) =>
+        new("select_or_reject", SelectItems(value, a, keep, byAttribute));
+
+    private static IEnumerable<object?> SelectItems(object? value, CallArguments a, bool keep, bool byAttribute)
     {
-        var items = PyValues.Iterate(value);
+        var items = PyValues.IsTrue(value) ? PyValues.Iterate(value) : [];
         int testIndex = byAttribute ? 1 : 0;
         object? attribute = byAttribute ? (a.Positional.Count > 0 ? a.Positional[0] : throw new TemplateError("missing parameter for attribute name")) : null;
         string? test = a.Positional.Count > testIndex ? a.Positional[testIndex] as string : null;
         var testArgs = new CallArguments(a.Positional.Skip(testIndex + 1).ToList(), a.Keywords);
-        return items.Where(item =>
+        foreach (var item in items)
         {
             object? subject = byAttribute ? Attribute(item, attribute) : item;
             bool passed = test is null ? PyValues.IsTrue(subject) : TemplatePredicates.Test(test, subject, testArgs);
-            return passed == keep;
-        }).ToList();
+            if (passed == keep) yield return item;
+        }
     }
 
     // Hugging Face's tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
@@ -289,7 +338,7 @@ internal static class TemplateFilters
         {
             null => null,
             string s => s,
-            long n => new string(' ', (int)Math.Max(0, n)),
+            long n => new string(' ', PyValues.CheckSize(n)),
             bool b => new string(' ', b ? 1 : 0),
             _ => throw new TemplateError($"tojson indent must be an integer or string, not {PyValues.TypeName(indentArg)}"),
         };

@@ -7,8 +7,11 @@ namespace Engine.Core.Text.Templates;
 /// </summary>
 internal sealed class TemplateParser
 {
+    // Deeper nesting than any real template needs is refused, so a hostile template cannot overflow the stack.
+    private const int MaxNesting = 100;
     private readonly List<TemplateToken> _tokens;
     private int _index;
+    private int _nesting;
 
     private TemplateParser(List<TemplateToken> tokens) => _tokens = tokens;
 
@@ -60,6 +63,24 @@ internal sealed class TemplateParser
     /// <summary>Statements until one of <paramref name="endTags"/> (left unconsumed after its `{%`) or the end.</summary>
     private List<Stmt> ParseStatements(string[] endTags, out string? endedBy)
     {
+        Enter();
+        try
+        {
+            return ParseStatementList(endTags, out endedBy);
+        }
+        finally
+        {
+            _nesting--;
+        }
+    }
+
+    private void Enter()
+    {
+        if (++_nesting > MaxNesting) throw Error($"template nested more than {MaxNesting} levels deep");
+    }
+
+    private List<Stmt> ParseStatementList(string[] endTags, out string? endedBy)
+    {
         var body = new List<Stmt>();
         while (true)
         {
@@ -68,7 +89,7 @@ internal sealed class TemplateParser
             {
                 case TokenKind.EndOfTemplate:
                     if (endTags.Length > 0)
-                        throw Error($"unexpected end of template; jinja was looking for one of: {string.Join(", ", endTags.Select(t => $"'{t}'"))}");
+                        throw Error($"Unexpected end of template. Jinja was looking for the following tags: {string.Join(" or ", endTags.Select(t => $"'{t}'"))}.");
                     endedBy = null;
                     return body;
                 case TokenKind.Data:
@@ -124,6 +145,21 @@ internal sealed class TemplateParser
                     Expect(TokenKind.BlockEnd);
                     return new GenerationStmt(body, tag.Line);
                 }
+            case "with":
+                {
+                    var assignments = new List<(Expr, Expr)>();
+                    while (Current.Kind != TokenKind.BlockEnd)
+                    {
+                        if (assignments.Count > 0) Expect(TokenKind.Operator, ",");
+                        var target = ParseAssignTarget(allowAttribute: false);
+                        Expect(TokenKind.Operator, "=");
+                        assignments.Add((target, ParseExpression()));
+                    }
+                    Expect(TokenKind.BlockEnd);
+                    var body = ParseStatements(["endwith"], out _);
+                    Expect(TokenKind.BlockEnd);
+                    return new WithStmt(assignments, body, tag.Line);
+                }
             case "break":
                 Expect(TokenKind.BlockEnd);
                 return new BreakStmt(tag.Line);
@@ -131,7 +167,7 @@ internal sealed class TemplateParser
                 Expect(TokenKind.BlockEnd);
                 return new ContinueStmt(tag.Line);
             default:
-                throw Error($"encountered unknown tag '{tag.Text}'", tag);
+                throw Error($"Encountered unknown tag '{tag.Text}'.", tag);
         }
     }
 
@@ -281,6 +317,19 @@ internal sealed class TemplateParser
 
     private Expr ParseOr()
     {
+        Enter();
+        try
+        {
+            return ParseOrChain();
+        }
+        finally
+        {
+            _nesting--;
+        }
+    }
+
+    private Expr ParseOrChain()
+    {
         var left = ParseAnd();
         while (Current.IsName("or"))
         {
@@ -306,7 +355,15 @@ internal sealed class TemplateParser
         if (Current.IsName("not"))
         {
             int line = Next().Line;
-            return new UnaryExpr("not", ParseNot(), line);
+            Enter();
+            try
+            {
+                return new UnaryExpr("not", ParseNot(), line);
+            }
+            finally
+            {
+                _nesting--;
+            }
         }
         return ParseCompare();
     }
@@ -384,7 +441,15 @@ internal sealed class TemplateParser
         if (Current.IsOperator("-") || Current.IsOperator("+"))
         {
             var op = Next();
-            node = new UnaryExpr(op.Text, ParseUnary(withFilters: false), op.Line);
+            Enter();
+            try
+            {
+                node = new UnaryExpr(op.Text, ParseUnary(withFilters: false), op.Line);
+            }
+            finally
+            {
+                _nesting--;
+            }
         }
         else node = ParsePrimary();
         node = ParsePostfix(node);

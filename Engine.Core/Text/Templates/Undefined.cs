@@ -15,7 +15,7 @@ internal sealed class Undefined
 
     public static Undefined Attribute(object? owner, object? name) =>
         name is string s
-            ? new($"{PyValues.ObjectTypeRepr(owner)} has no attribute '{s}'")
+            ? new($"{PyValues.Repr(PyValues.ObjectTypeRepr(owner))} has no attribute {PyValues.Repr(s)}")
             : new($"{PyValues.ObjectTypeRepr(owner)} has no element {PyValues.Repr(name)}");
 
     public TemplateError Fail() => new(Hint);

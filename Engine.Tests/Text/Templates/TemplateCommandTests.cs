@@ -143,7 +143,7 @@ public class TemplateCommandTests
         WriteFile("chat_template.jinja", "line one\n{% if messages %}unterminated");
         var (code, _, error) = Run("template", "--model", _scratch, "--messages", WriteFile("m.json", "[]"));
         Assert.That(code, Is.EqualTo(1));
-        Assert.That(error, Does.StartWith("error: chat template error: line 2: unexpected end of template"));
+        Assert.That(error, Does.StartWith("error: chat template error: line 2: Unexpected end of template"));
         Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
     }
 

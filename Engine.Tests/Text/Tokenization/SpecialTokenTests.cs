@@ -30,6 +30,16 @@ public class SpecialTokenTests
     }
 
     [Test]
+    public void Qwen2VocabAndMergesFolderTakesSpecialTokensFromTokenizerConfig()
+    {
+        TextTokenizer tokenizer = TokenizerAssets.Get("tokenizers", "qwen2");
+        Assert.That(tokenizer.Encode("<|im_start|>hi<|im_end|>"), Is.EqualTo(TokenizerAssets.Qwen2.Encode("<|im_start|>hi<|im_end|>")));
+        Assert.That(tokenizer.IsSpecial(151644), Is.True);
+        Assert.That(tokenizer.EosIds, Is.EquivalentTo(new[] { 151643 }));
+        Assert.That(tokenizer.BosId, Is.Null);
+    }
+
+    [Test]
     public void Llama2AndStoriesAddSentencepieceBos()
     {
         foreach (var tokenizer in new[] { TokenizerAssets.Llama2, TokenizerAssets.Stories })

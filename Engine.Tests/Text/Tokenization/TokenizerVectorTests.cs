@@ -10,6 +10,7 @@ public class TokenizerVectorTests
     private static IEnumerable<TestCaseData> Families()
     {
         yield return new TestCaseData("qwen2", new[] { "tokenizers", "qwen2.5" }).SetName("Qwen2");
+        yield return new TestCaseData("qwen2", new[] { "tokenizers", "qwen2" }).SetName("Qwen2VocabAndMergesFiles");
         yield return new TestCaseData("llama-bpe", new[] { "tokenizers", "llama3" }).SetName("Llama3");
         yield return new TestCaseData("llama-spm", new[] { "tokenizers", "llama2" }).SetName("Llama2");
     }

@@ -1,0 +1,56 @@
+using System.Text.Json.Nodes;
+using Engine.Cli.Options;
+using Engine.Models.Generation;
+using Engine.Models.Kv;
+
+namespace Engine.Cli.Formatting;
+
+/// <summary>The `--json` "kv_policy" object: the policy, its parameters, per-layer lengths, achieved compression, bytes saved.</summary>
+public static class KvPolicyJson
+{
+    /// <param name="choice">The resolved policy.</param>
+    /// <param name="stats">The request's statistics (their per-layer logical and physical lengths).</param>
+    /// <param name="bytesPerSlot">KV bytes of one slot of one layer: keys and values of every KV head.</param>
+    public static JsonObject Build(KvPolicyChoice choice, GenerationStats stats, long bytesPerSlot)
+    {
+        long logical = stats.Layers.Sum(l => (long)l.LogicalLength);
+        long physical = stats.Layers.Sum(l => (long)l.PhysicalLength);
+        var result = new JsonObject
+        {
+            ["policy"] = choice.Name,
+            // Tokens seen per slot held, over all layers: the achieved ratio, not the nominal per-partition one.
+            ["compression_ratio"] = physical == 0 ? 1.0 : Math.Round((double)logical / physical, 4),
+            ["kv_bytes_saved"] = (logical - physical) * bytesPerSlot,
+        };
+        if (choice.LagKv is { } o)
+            result["lagkv"] = new JsonObject
+            {
+                ["retention"] = o.Retention,
+                ["lag_size"] = o.LagSize,
+                ["sink_size"] = o.SinkSize,
+                ["keep_per_partition"] = o.KeepPerPartition,
+                ["mode"] = o.Mode.ToString().ToLowerInvariant(),
+                ["skip_layers"] = new JsonArray(o.SkipLayers.Order().Select(l => (JsonNode)l).ToArray()),
+            };
+        var layers = new JsonArray();
+        IReadOnlyList<LagKvLayerStats>? lagStats = (choice.Policy as LagKvPolicy)?.LastSequenceStats(stats.Layers);
+        for (int i = 0; i < stats.Layers.Count; i++)
+        {
+            var layer = new JsonObject
+            {
+                ["layer"] = i,
+                ["logical_len"] = stats.Layers[i].LogicalLength,
+                ["physical_len"] = stats.Layers[i].PhysicalLength,
+            };
+            if (lagStats is not null)
+            {
+                layer["skipped"] = lagStats[i].Skipped;
+                layer["compressions"] = lagStats[i].Compressions;
+                layer["compression_ratio"] = Math.Round(lagStats[i].CompressionRatio, 4);
+            }
+            layers.Add(layer);
+        }
+        result["layers"] = layers;
+        return result;
+    }
+}

@@ -1,0 +1,18 @@
+using Engine.Core.Kv.LagKv;
+using Engine.Models.Generation;
+
+namespace Engine.Models.Kv;
+
+/// <summary>`--prefill-chunk auto` under LagKV: a first chunk of S + 2L tokens, then chunks of L.</summary>
+public static class LagKvPrefill
+{
+    /// <summary>
+    /// Each chunk ends where a partition completes, so every compression happens as early as the
+    /// schedule allows and the largest cache any chunk attends stays near S + k*J + 2L.
+    /// </summary>
+    public static PrefillSchedule Auto(LagKvOptions options)
+    {
+        int first = options.SinkSize + 2 * options.LagSize, next = options.LagSize;
+        return PrefillSchedule.Custom($"auto (S+2L = {first}, then L = {next})", (index, _) => index == 0 ? first : next);
+    }
+}
