@@ -69,6 +69,7 @@ public class PagedKvCacheTests
         var e = Assert.Throws<EngineException>(() => { foreach (var _ in c.Run()) { } });
         Assert.That(e!.Message, Does.Contain("KV cache pool exhausted").And.Not.Contain("\n"));
         Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero);
+        Assert.That(c.FinishReason, Is.Null, "a failed request has no finish reason");
     }
 
     [Test]
