@@ -12,11 +12,15 @@ internal unsafe interface IElementType
     static abstract DType DType { get; }
     static abstract TVec Load<TVec>(void* data, long index) where TVec : unmanaged, ISimdFloat<TVec>;
     static abstract float Read(void* data, long index);
+    /// <summary>Address of element <paramref name="index"/>, for prefetching (which never faults, even past the end).</summary>
+    static abstract void* Address(void* data, long index);
     static abstract void Write(void* data, long index, float value);
 }
 
 internal readonly unsafe struct F32Element : IElementType
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void* Address(void* data, long index) => (float*)data + index;
     public static DType DType => DType.F32;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Load<TVec>(void* data, long index) where TVec : unmanaged, ISimdFloat<TVec> => TVec.LoadF32((float*)data + index);
@@ -28,6 +32,8 @@ internal readonly unsafe struct F32Element : IElementType
 
 internal readonly unsafe struct Bf16Element : IElementType
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void* Address(void* data, long index) => (ushort*)data + index;
     public static DType DType => DType.BF16;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Load<TVec>(void* data, long index) where TVec : unmanaged, ISimdFloat<TVec> => TVec.LoadBf16((ushort*)data + index);
@@ -39,6 +45,8 @@ internal readonly unsafe struct Bf16Element : IElementType
 
 internal readonly unsafe struct F16Element : IElementType
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void* Address(void* data, long index) => (Half*)data + index;
     public static DType DType => DType.F16;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Load<TVec>(void* data, long index) where TVec : unmanaged, ISimdFloat<TVec> => TVec.LoadF16((ushort*)data + index);

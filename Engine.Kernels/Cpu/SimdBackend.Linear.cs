@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Engine.Core;
 
 namespace Engine.Kernels.Cpu;
@@ -14,6 +15,8 @@ public sealed unsafe partial class SimdBackend
     private const int PrefillWeightChunk = 16;
     /// <summary>x rows per prefill task.</summary>
     private const int PrefillRowBlock = 64;
+    /// <summary>Longest x whose even/odd split goes on the stack (floats).</summary>
+    private const int MaxStackSplit = 16384;
 
     public void Linear(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim)
     {
@@ -46,12 +49,42 @@ public sealed unsafe partial class SimdBackend
             // A few blocks per thread: contiguous streams, yet a stalled thread's share can be taken over.
             int tasks = (int)Math.Clamp((long)m * n / MinParallelWork, 1, Math.Min(Math.Max(1, quads), backend.Threads * 4));
             int perTask = (quads + tasks - 1) / tasks;
-            backend.RunTasks(tasks, (long)m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+            if (typeof(TElem) == typeof(Bf16Element))
             {
-                int end = Math.Min(quads, (t + 1) * perTask);
-                for (int q = t * perTask; q < end; q++)
-                    LinearKernels.Rows1x4<TVec, TElem>(px, w, 4L * q, n, po + 4L * q);
-            });
+                // bf16: x split into even/odd halves once, so each weight block is one load and no shuffle.
+                bool onStack = n <= MaxStackSplit;
+                float* split;
+                if (onStack)
+                {
+                    float* onFrame = stackalloc float[n]; // lives until MatVec returns
+                    split = onFrame;
+                }
+                else split = (float*)NativeMemory.Alloc((nuint)n * sizeof(float));
+                try
+                {
+                    LinearKernels.SplitEvenOdd<TVec>(px, n, split);
+                    float* xs = split;
+                    backend.RunTasks(tasks, (long)m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+                    {
+                        int end = Math.Min(quads, (t + 1) * perTask);
+                        for (int q = t * perTask; q < end; q++)
+                            LinearKernels.Rows1x4Bf16<TVec>(px, xs, (ushort*)w, 4L * q, n, po + 4L * q);
+                    });
+                }
+                finally
+                {
+                    if (!onStack) NativeMemory.Free(split);
+                }
+            }
+            else
+            {
+                backend.RunTasks(tasks, (long)m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+                {
+                    int end = Math.Min(quads, (t + 1) * perTask);
+                    for (int q = t * perTask; q < end; q++)
+                        LinearKernels.Rows1x4<TVec, TElem>(px, w, 4L * q, n, po + 4L * q);
+                });
+            }
             for (int o = quads * 4; o < m; o++) po[o] = RowKernels.Dot<TVec, TElem>(px, w, (long)o * n, n);
         }
 

@@ -18,6 +18,11 @@ internal unsafe interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<
     static abstract TSelf LoadBf16(ushort* p);
     /// <summary>Widens Count f16 values in registers (exponent rebias by a multiply; inf/NaN kept).</summary>
     static abstract TSelf LoadF16(ushort* p);
+    /// <summary>
+    /// Loads 2 * Count bf16 values as two float vectors without a cross-lane widen: the even-indexed
+    /// elements (each 32-bit lane's low half shifted up) and the odd-indexed ones (the high half, masked).
+    /// </summary>
+    static abstract void LoadBf16Pairs(ushort* p, out TSelf even, out TSelf odd);
     static abstract TSelf Add(TSelf a, TSelf b);
     static abstract TSelf Multiply(TSelf a, TSelf b);
     /// <summary>a * b + c, fused.</summary>
@@ -64,6 +69,14 @@ internal readonly unsafe struct Simd512 : ISimdFloat<Simd512>
         ? Avx512F.ConvertToVector512UInt32(Vector256.Load(p))
         : Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBf16Pairs(ushort* p, out Simd512 even, out Simd512 odd)
+    {
+        Vector512<uint> pairs = Vector512.Load((uint*)p);
+        even = new(Vector512.ShiftLeft(pairs, 16).AsSingle());
+        odd = new((pairs & Vector512.Create(0xFFFF_0000u)).AsSingle());
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512 Add(Simd512 a, Simd512 b) => new(a.V + b.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512 Multiply(Simd512 a, Simd512 b) => new(a.V * b.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512 MultiplyAdd(Simd512 a, Simd512 b, Simd512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
@@ -101,6 +114,14 @@ internal readonly unsafe struct Simd256 : ISimdFloat<Simd256>
     private static Vector256<uint> Widen(ushort* p) => Avx2.IsSupported
         ? Avx2.ConvertToVector256Int32(Vector128.Load(p)).AsUInt32()
         : Vector256.Create(Vector128.WidenLower(Vector128.Load(p)), Vector128.WidenUpper(Vector128.Load(p)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBf16Pairs(ushort* p, out Simd256 even, out Simd256 odd)
+    {
+        Vector256<uint> pairs = Vector256.Load((uint*)p);
+        even = new(Vector256.ShiftLeft(pairs, 16).AsSingle());
+        odd = new((pairs & Vector256.Create(0xFFFF_0000u)).AsSingle());
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd256 Add(Simd256 a, Simd256 b) => new(a.V + b.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd256 Multiply(Simd256 a, Simd256 b) => new(a.V * b.V);

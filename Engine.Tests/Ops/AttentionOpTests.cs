@@ -1,5 +1,6 @@
 using Engine.Core;
 using Engine.Kernels;
+using Engine.Kernels.Ilgpu;
 using NUnit.Framework;
 
 namespace Engine.Tests.Ops;
@@ -25,7 +26,20 @@ public sealed class AttentionOpTests(string backend) : OpTestBase(backend)
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void MatchesReference(DType poolType, int heads, int kvHeads, int headDim, int length, int queries)
+    public void MatchesReference(DType poolType, int heads, int kvHeads, int headDim, int length, int queries) =>
+        RunCase(poolType, heads, kvHeads, headDim, length, queries);
+
+    [Test]
+    public void MultiWarpGroupsMatchReference([Values(1, 10)] int queries)
+    {
+        // The simulator defaults to one-warp groups for speed; GPUs run several warps per group.
+        if (Backend is not IlgpuBackend ilgpu) { Assert.Ignore("ILGPU-specific group size"); return; }
+        ilgpu.AttentionThreadsOverride = 64;
+        try { RunCase(DType.BF16, 4, 2, 16, queries == 1 ? 200 : 20, queries); }
+        finally { ilgpu.AttentionThreadsOverride = null; }
+    }
+
+    private void RunCase(DType poolType, int heads, int kvHeads, int headDim, int length, int queries)
     {
         var rng = Rng(poolType, heads, kvHeads, headDim, length, queries);
         var layout = new KvLayout(kvHeads, PageSize: 16, headDim);
