@@ -54,7 +54,7 @@ public sealed class InferenceEngine : IDisposable
     public int ContextLimit { get; }
     /// <summary>Milliseconds the load took (reading, upload, KV pool).</summary>
     public double LoadMs { get; }
-    /// <summary>The model's tokenizer (tokenizer.json), or null when the folder has none (token ids only).</summary>
+    /// <summary>The model's tokenizer (tokenizer.json, else tokenizer.model or vocab.json + merges.txt), or null when the folder has none (token ids only).</summary>
     public TextTokenizer? Tokenizer { get; }
     /// <summary>The model's chat template, or null when it has none.</summary>
     public ChatTemplate? ChatTemplate { get; }
@@ -70,7 +70,7 @@ public sealed class InferenceEngine : IDisposable
         string folder = ModelLocator.ResolveFolder(model);
         var config = ModelConfigLoader.Load(folder);
         var defaults = GenerationConfigLoader.Load(folder, config);
-        var tokenizer = File.Exists(Path.Combine(folder, "tokenizer.json")) ? TextTokenizer.Load(folder) : null;
+        var tokenizer = TextTokenizer.ExistsIn(folder) ? TextTokenizer.Load(folder) : null;
         var chatTemplate = ChatTemplate.Load(folder);
         using var checkpoint = Checkpoint.Open(folder);
         WeightSpec.Check(config, checkpoint); // before the device is touched
@@ -146,7 +146,7 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>A request from text, tokenized with the model's tokenizer (BOS added as the tokenizer does).</summary>
     public Completion Generate(string prompt, GenerationOptions? options = null)
     {
-        var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer.json: give the prompt as token ids");
+        var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer (tokenizer.json, tokenizer.model or vocab.json + merges.txt): give the prompt as token ids");
         return Generate(tokenizer.Encode(prompt), options);
     }
 
@@ -154,7 +154,7 @@ public sealed class InferenceEngine : IDisposable
     public Completion Chat(IReadOnlyList<ChatMessage> messages, GenerationOptions? options = null)
     {
         var template = ChatTemplate ?? throw new EngineException($"model '{Name}' has no chat template");
-        var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer.json");
+        var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer");
         // The template writes BOS and other special tokens itself, so none are added when encoding.
         return Generate(tokenizer.Encode(template.Render(messages, addGenerationPrompt: true), addSpecialTokens: false), options);
     }

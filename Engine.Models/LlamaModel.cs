@@ -6,15 +6,6 @@ using Engine.Models.Weights;
 
 namespace Engine.Models;
 
-/// <summary>Which part of a request a forward step is.</summary>
-/// <param name="IsPrefill">A prompt chunk (false: a decode step).</param>
-/// <param name="IsLastPrefillChunk">The chunk that ends the prompt.</param>
-/// <param name="AllLogits">Logits for every row of the step, not only the last.</param>
-public readonly record struct ForwardStep(bool IsPrefill, bool IsLastPrefillChunk, bool AllLogits = false)
-{
-    public static ForwardStep Decode => new(false, false);
-}
-
 /// <summary>
 /// The Llama / Qwen2 decoder (Qwen2 is Llama with q/k/v biases) on one backend: weights on the device
 /// and one forward function that serves both a prefill chunk (rows = chunk length) and a decode step
@@ -62,7 +53,7 @@ public sealed class LlamaModel : IDisposable
 
         // Positions are logical: the count of tokens seen, whatever compression did to the slots.
         int start = sequence.LogicalLength;
-        var positions = new int[n];
+        Span<int> positions = n <= 1024 ? stackalloc int[n] : new int[n];
         for (int i = 0; i < n; i++) positions[i] = start + i;
         b.Upload(s.Tokens, tokens);
         b.Upload<int>(s.Positions, positions);

@@ -71,7 +71,7 @@ internal static class BenchCommand
             using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
             {
                 policy = KvPolicy.Resolve(pr, engine.Config.NumLayers);
-                if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} runs");
+                if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
                 try
                 {
                     report = KvPolicyBenchmark.Run(engine, settings, random, prefill, policy.Policy, (side, r, stats) =>

@@ -7,6 +7,10 @@ namespace Engine.Cli.Progress;
 internal sealed class SpectrePullProgress(ProgressContext context) : IPullProgress
 {
     private readonly Dictionary<string, ProgressTask> _tasks = new(StringComparer.Ordinal);
+    private readonly List<ProgressTask> _shown = [];
+
+    /// <summary>Every bar added, in order.</summary>
+    public IReadOnlyList<ProgressTask> Tasks => _shown;
 
     /// <summary>The column set of the download bars.</summary>
     public static ProgressColumn[] Columns =>
@@ -20,6 +24,7 @@ internal sealed class SpectrePullProgress(ProgressContext context) : IPullProgre
         var task = context.AddTask(Markup.Escape(file), maxValue: Math.Max(1, totalBytes ?? resumedFrom));
         task.Increment(resumedFrom);
         _tasks[file] = task;
+        _shown.Add(task);
     }
 
     public void BytesReceived(string file, long count)
@@ -42,5 +47,6 @@ internal sealed class SpectrePullProgress(ProgressContext context) : IPullProgre
         var task = context.AddTask(Markup.Escape(file) + " [grey](cached)[/]", maxValue: 1);
         task.Value = 1;
         task.StopTask();
+        _shown.Add(task);
     }
 }

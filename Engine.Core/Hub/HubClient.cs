@@ -159,7 +159,9 @@ public sealed class HubClient : IDisposable
         string code = Header(response, "X-Error-Code") ?? "";
         string repo = repoId ?? "the repository";
         string target = file is null ? $"{repo}@{revision}" : repoId is null ? file : $"{repoId}/{file}";
-        string tokenHint = _environment.Token is null ? "set HF_TOKEN to a token that has access" : "HF_TOKEN is set but was refused for it";
+        string tokenHint = _environment.Token is null
+            ? "set HF_TOKEN (or run huggingface-cli login) with a token that has access"
+            : "the token (HF_TOKEN or the huggingface-cli login file) was refused for it";
         throw new EngineException(status switch
         {
             401 or 403 when code == "GatedRepo" =>

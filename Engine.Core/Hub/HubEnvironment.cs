@@ -3,7 +3,8 @@ namespace Engine.Core.Hub;
 /// <summary>
 /// The Hugging Face settings the engine honours, read the way huggingface_hub reads them: the cache root
 /// (<c>HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else <c>~/.cache/huggingface/hub</c>), the endpoint
-/// (<c>HF_ENDPOINT</c>), the token (<c>HF_TOKEN</c>) and offline mode (<c>HF_HUB_OFFLINE</c>).
+/// (<c>HF_ENDPOINT</c>), the token (<c>HF_TOKEN</c>, else the file <c>huggingface-cli login</c> writes:
+/// <c>HF_TOKEN_PATH</c> or <c>$HF_HOME/token</c>) and offline mode (<c>HF_HUB_OFFLINE</c>).
 /// </summary>
 public sealed record HubEnvironment(string CacheRoot, string Endpoint, string? Token, bool Offline)
 {
@@ -27,15 +28,27 @@ public sealed record HubEnvironment(string CacheRoot, string Endpoint, string? T
     public static HubEnvironment FromVariables(Func<string, string?> variable)
     {
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        string? hubCache = NonEmpty(variable("HF_HUB_CACHE"));
-        string? hfHome = NonEmpty(variable("HF_HOME"));
-        string? xdgCache = NonEmpty(variable("XDG_CACHE_HOME"));
-        string cacheRoot = hubCache
-            ?? (hfHome is not null ? Path.Combine(hfHome, "hub")
-                : Path.Combine(xdgCache ?? Path.Combine(home, ".cache"), "huggingface", "hub"));
+        // HUGGINGFACE_HUB_CACHE is the older name huggingface_hub still honours.
+        string? hubCache = NonEmpty(variable("HF_HUB_CACHE")) ?? NonEmpty(variable("HUGGINGFACE_HUB_CACHE"));
+        string hfHome = ExpandHome(NonEmpty(variable("HF_HOME"))
+            ?? Path.Combine(NonEmpty(variable("XDG_CACHE_HOME")) ?? Path.Combine(home, ".cache"), "huggingface"), home);
+        string cacheRoot = hubCache is not null ? ExpandHome(hubCache, home) : Path.Combine(hfHome, "hub");
         string endpoint = (NonEmpty(variable("HF_ENDPOINT")) ?? DefaultEndpoint).TrimEnd('/');
-        string? token = NonEmpty(variable("HF_TOKEN"));
-        return new HubEnvironment(ExpandHome(cacheRoot, home), endpoint, token, IsTrue(variable("HF_HUB_OFFLINE")));
+        string tokenFile = ExpandHome(NonEmpty(variable("HF_TOKEN_PATH")) ?? Path.Combine(hfHome, "token"), home);
+        string? token = NonEmpty(variable("HF_TOKEN")) ?? ReadTokenFile(tokenFile);
+        return new HubEnvironment(cacheRoot, endpoint, token, IsTrue(variable("HF_HUB_OFFLINE")));
+    }
+
+    private static string? ReadTokenFile(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? NonEmpty(File.ReadAllText(path)) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

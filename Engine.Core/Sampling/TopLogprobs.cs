@@ -1,8 +1,5 @@
 namespace Engine.Core.Sampling;
 
-/// <summary>One candidate token and its log-probability.</summary>
-public readonly record struct TokenLogprob(int Id, double Logprob);
-
 /// <summary>The log-softmax of raw logits (before any sampling processor), top K first.</summary>
 public static class TopLogprobs
 {

@@ -81,8 +81,8 @@ internal sealed class BpeModel
         var queue = new PriorityQueue<(int Left, int Right, int LeftId, int RightId, int Merged), long>();
         void Enqueue(int left)
         {
+            if (left < 0 || next[left] < 0) return;
             int right = next[left];
-            if (left < 0 || right < 0) return;
             if (_merges.TryGetValue(PairKey(ids[left], ids[right]), out var merge))
                 queue.Enqueue((left, right, ids[left], ids[right], merge.Merged), ((long)merge.Rank << 32) | (uint)left);
         }

@@ -28,7 +28,7 @@ internal static class SentencePieceModelFile
         {
             (pieces, modelType, bosId, byteFallback, normalizerName, addDummyPrefix, removeExtraWhitespaces) = Parse(File.ReadAllBytes(path));
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or OverflowException)
         {
             throw new EngineException($"{path}: not a sentencepiece model ({e.Message})");
         }

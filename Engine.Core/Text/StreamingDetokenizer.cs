@@ -18,13 +18,16 @@ public sealed class StreamingDetokenizer
     private readonly TextTokenizer _tokenizer;
     private readonly bool _skipSpecialTokens;
     private readonly List<byte> _pending = [];
+    private readonly bool _joinWithSpaces;
     private int _spacesToStrip;
+    private bool _anyToken;
 
-    internal StreamingDetokenizer(TextTokenizer tokenizer, bool skipSpecialTokens, int leadingSpacesToStrip)
+    internal StreamingDetokenizer(TextTokenizer tokenizer, bool skipSpecialTokens, int leadingSpacesToStrip, bool joinWithSpaces)
     {
         _tokenizer = tokenizer;
         _skipSpecialTokens = skipSpecialTokens;
         _spacesToStrip = leadingSpacesToStrip;
+        _joinWithSpaces = joinWithSpaces;
     }
 
     /// <summary>Adds one token; returns the text completed by it. Ids outside the vocabulary add nothing.</summary>
@@ -33,6 +36,8 @@ public sealed class StreamingDetokenizer
         if (_skipSpecialTokens && _tokenizer.IsSpecial(id)) return "";
         byte[]? bytes = _tokenizer.TokenBytes(id);
         if (bytes is null) return "";
+        if (_joinWithSpaces && _anyToken) _pending.Add((byte)' ');
+        _anyToken = true;
         foreach (byte b in bytes)
         {
             // Sentencepiece drops the space its normalizer put in front of the text.

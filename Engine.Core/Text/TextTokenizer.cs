@@ -187,7 +187,7 @@ public sealed class TextTokenizer
 
     /// <summary>A detokenizer for one generated stream; special tokens are skipped unless asked otherwise.</summary>
     public StreamingDetokenizer CreateStreamingDetokenizer(bool skipSpecialTokens = true) =>
-        new(this, skipSpecialTokens, _decoder.LeadingSpacesToStrip);
+        new(this, skipSpecialTokens, _decoder.LeadingSpacesToStrip, _decoder.JoinsWithSpaces);
 
     /// <summary>The bytes an id decodes to, or null when the id has no token.</summary>
     internal byte[]? TokenBytes(int id)

@@ -24,10 +24,14 @@ internal sealed class TokenDecoder
     /// <summary>Spaces removed from the very start of a decoded text (at most this many, only spaces).</summary>
     public int LeadingSpacesToStrip { get; private set; }
 
+    /// <summary>True when tokenizer.json has no decoder: Hugging Face then joins the tokens with spaces.</summary>
+    public bool JoinsWithSpaces { get; private init; }
+
     public static TokenDecoder FromJson(JsonElement spec)
     {
+        if (spec.ValueKind == JsonValueKind.Null) return new TokenDecoder { JoinsWithSpaces = true };
         var decoder = new TokenDecoder();
-        if (spec.ValueKind != JsonValueKind.Null) decoder.Add(spec);
+        decoder.Add(spec);
         return decoder;
     }
 

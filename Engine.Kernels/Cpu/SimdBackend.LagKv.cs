@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Core;
 using Engine.Core.Kv.LagKv;
 
@@ -14,7 +15,7 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
         var layout = KvPoolLayout.Of(pool);
         void* keys = PointerOf(pool.Keys), values = PointerOf(pool.Values);
         float* s = PointerOf<float>(scores);
-        ForRanges((long)pool.KvHeads * c.Partitions, 1, (start, end) =>
+        ForRanges((long)pool.KvHeads * c.Partitions, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (long job = start; job < end; job++)
                 LagKvCpuKernels.ScorePartition(layout, keys, values, pages, c, (int)(job / c.Partitions), (int)(job % c.Partitions),
@@ -30,7 +31,7 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
         Require(kept, DType.I32, jobs * c.Keep, nameof(kept));
         float* s = PointerOf<float>(scores);
         int* k = PointerOf<int>(kept);
-        ForRanges(jobs, 1, (start, end) =>
+        ForRanges(jobs, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (long job = start; job < end; job++)
                 LagKvCpuKernels.SelectPartition(s + job * c.LagSize, c.LagSize, c.Keep, k + job * c.Keep);
@@ -43,7 +44,7 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
         Require(partitionScores, DType.F32, kvHeads * perHead, nameof(partitionScores));
         Require(pressScores, DType.F32, (long)kvHeads * c.LengthBefore, nameof(pressScores));
         float* source = PointerOf<float>(partitionScores), target = PointerOf<float>(pressScores);
-        ForRanges(kvHeads, 1, (start, end) =>
+        ForRanges(kvHeads, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (long head = start; head < end; head++)
                 LagKvCpuKernels.PressScoresHead(source + head * perHead, c, target + head * c.LengthBefore);
@@ -58,7 +59,7 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
         var layout = KvPoolLayout.Of(pool);
         void* keys = PointerOf(pool.Keys), values = PointerOf(pool.Values);
         int* k = PointerOf<int>(kept);
-        ForRanges(pool.KvHeads, 1, (start, end) =>
+        ForRanges(pool.KvHeads, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (long head = start; head < end; head++)
                 LagKvCpuKernels.CompactHead(layout, keys, values, pages, c, (int)head, k);

@@ -6,6 +6,9 @@ namespace Engine.Kernels.Cpu;
 /// <summary>Rotate-half RoPE (Hugging Face convention), in place.</summary>
 public sealed unsafe partial class SimdBackend
 {
+    /// <summary>The last call's angles (a step rotates q and k of every layer at the same positions).</summary>
+    private RopeTable? _ropeTable;
+
     public void Rope(DeviceArray x, DeviceArray positions, DeviceArray invFreq, int rows, int heads, int headDim)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentOutOfRangeException(nameof(headDim), "RoPE needs an even head dimension");
@@ -13,22 +16,16 @@ public sealed unsafe partial class SimdBackend
         Require(x, DType.F32, (long)rows * heads * headDim, nameof(x));
         Require(positions, DType.I32, rows, nameof(positions));
         Require(invFreq, DType.F32, half, nameof(invFreq));
-        float* px = PointerOf<float>(x), freq = PointerOf<float>(invFreq);
-        int* pos = PointerOf<int>(positions);
+        float* px = PointerOf<float>(x);
+        var table = RopeTable.For(_ropeTable, PointerOf<int>(positions), rows, PointerOf<float>(invFreq), half);
+        _ropeTable = table;
+        float[] cosines = table.Cos, sines = table.Sin;
         ForRanges(rows, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            // The angle is the f32 product, as Hugging Face computes it (the model was trained with those
-            // phases); its sine and cosine are then taken in double.
-            Span<float> cos = half <= 512 ? stackalloc float[half] : new float[half];
-            Span<float> sin = half <= 512 ? stackalloc float[half] : new float[half];
             for (long r = start; r < end; r++)
             {
-                for (int j = 0; j < half; j++)
-                {
-                    double angle = pos[r] * freq[j];
-                    cos[j] = (float)Math.Cos(angle);
-                    sin[j] = (float)Math.Sin(angle);
-                }
+                var cos = new ReadOnlySpan<float>(cosines, (int)r * half, half);
+                var sin = new ReadOnlySpan<float>(sines, (int)r * half, half);
                 for (int h = 0; h < heads; h++)
                 {
                     float* v = px + (r * heads + h) * headDim;

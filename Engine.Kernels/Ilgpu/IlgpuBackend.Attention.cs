@@ -9,8 +9,9 @@ namespace Engine.Kernels.Ilgpu;
 /// <summary>
 /// Paged causal attention with an online softmax, reading K/V through the page table (GQA: query head
 /// h reads KV head h / group, nothing is copied). One group handles one (query, head) over a slot
-/// range, a block of group-size slots at a time: each thread scores one slot (q.k * scale), the group
-/// reduces max and sum, then each thread updates its share of the headDim accumulators in shared memory.
+/// range, a block of group-size slots at a time: each warp scores slots (q.k * scale, lanes along the
+/// key row), the group reduces max and sum, then each thread updates its share of the headDim
+/// accumulators in shared memory (reading value rows coalesced).
 /// - Prefill (queries &gt; 1): query i of the chunk sees slots [0, length - queries + i]; one group per
 ///   (query, head) writes the normalised output.
 /// - Decode (queries == 1): flash-decoding: the slots are split into ranges, one group per (head,
@@ -35,28 +36,32 @@ public sealed partial class IlgpuBackend
         }
         Group.Barrier();
         var state = new SoftmaxState { Max = float.NegativeInfinity, Sum = 0f };
+        int warps = threads / Warp.WarpSize;
         for (int blockStart = start; blockStart < end; blockStart += threads)
         {
-            int slot = blockStart + t;
-            float score = float.NegativeInfinity;
-            if (slot < end)
+            int blockSlots = XMath.Min(threads, end - blockStart);
+            // Scores: one warp per slot, lanes along the key row (coalesced), a warp reduction per dot product.
+            for (int j = Warp.WarpIdx; j < blockSlots; j += warps)
             {
-                long kBase = p.Kv.Offset(pageTable[slot / pageSize], kvHead, slot % pageSize);
-                float dot = 0f;
-                for (int d = 0; d < headDim; d++)
-                    dot += qs[d] * default(TF).Widen(keys[kBase + d]);
-                score = dot;
+                int s = blockStart + j;
+                long kBase = p.Kv.Offset(pageTable[s / pageSize], kvHead, s % pageSize);
+                float partial = 0f;
+                for (int d = Warp.LaneIdx; d < headDim; d += Warp.WarpSize)
+                    partial += qs[d] * default(TF).Widen(keys[kBase + d]);
+                float dot = WarpExtensions.Reduce<float, AddFloat>(partial);
+                if (Warp.IsFirstLane) probs[j] = dot;
             }
+            Group.Barrier();
+            float score = t < blockSlots ? probs[t] : float.NegativeInfinity;
             float blockMax = GroupExtensions.AllReduce<float, MaxFloat>(score);
             float newMax = XMath.Max(state.Max, blockMax);
-            float prob = slot < end ? XMath.Exp(score - newMax) : 0f;
-            probs[t] = prob;
+            float prob = t < blockSlots ? XMath.Exp(score - newMax) : 0f;
+            probs[t] = prob; // each thread overwrites only the score it read
             float blockSum = GroupExtensions.AllReduce<float, AddFloat>(prob);
             float correction = state.Max == float.NegativeInfinity ? 0f : XMath.Exp(state.Max - newMax);
             state.Sum = state.Sum * correction + blockSum;
             state.Max = newMax;
             Group.Barrier(); // probs complete
-            int blockSlots = XMath.Min(threads, end - blockStart);
             for (int d = t; d < headDim; d += threads)
             {
                 float a = acc[d] * correction;
@@ -175,9 +180,15 @@ public sealed partial class IlgpuBackend
             new KernelConfig(shape.Heads, Math.Min(threads, 128)), ViewOf<float>(partials), ViewOf<float>(output), p);
     }
 
+    /// <summary>
+    /// Forces the threads per attention group (a multiple of the warp size, at most 256): lets tests run
+    /// the multi-warp path on the simulator, whose default is one warp to keep it fast.
+    /// </summary>
+    internal int? AttentionThreadsOverride { get; set; }
+
     /// <summary>Threads per attention group: a warp multiple near the head dimension, so few sit idle.</summary>
     private int AttentionGroupSize(int headDim) =>
-        Kind == BackendKind.IlgpuCpu ? 32 : Math.Min(Math.Max(64, (headDim + 31) / 32 * 32), Math.Min(GroupSize, MaxAttentionGroup));
+        AttentionThreadsOverride ?? (Kind == BackendKind.IlgpuCpu ? Accelerator.WarpSize : Math.Min(Math.Max(64, (headDim + 31) / 32 * 32), Math.Min(GroupSize, MaxAttentionGroup)));
 
     private void LaunchAttention(bool isDecode, KvPool pool, KernelConfig config, DeviceArray q, DeviceArray pageTable, DeviceArray target, AttentionParams p)
     {

@@ -134,7 +134,7 @@ public sealed partial class IlgpuBackend : IBackend
 
     public void Dispose()
     {
-        Accelerator.Synchronize();
+        // Disposing the accelerator frees every buffer still allocated on it.
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -29,6 +29,8 @@ public sealed class Completion
     private readonly StringBuilder _text = new();
     private int _started;
     private float[] _hostLogits = [];
+    private readonly int[] _decodeToken = new int[1];
+    private bool _failed;
 
     internal Completion(LlamaModel model, PagedKvCache cache, IReadOnlyList<int> prompt, GenerationOptions options,
         ITokenTextStream? textStream, int contextLimit, double loadMs, Func<IDisposable> enter)
@@ -101,13 +103,16 @@ public sealed class Completion
             {
                 if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
                 bool last = done + size == _prompt.Length;
-                logits = _model.Forward(sequence, _prompt.AsSpan(done, size), new ForwardStep(true, last), _cache, _options.KvPolicy);
+                logits = Step(sequence, done, size, new ForwardStep(true, last));
                 done += size;
             }
 
             while (true)
             {
-                int token = Choose(logits!, sampler, history, out var top);
+                int token;
+                IReadOnlyList<TokenLogprob>? top;
+                try { token = Choose(logits!, sampler, history, out top); }
+                catch { _failed = true; throw; }
                 if (_generated.Count == 0)
                 {
                     _model.Backend.Synchronize();
@@ -136,12 +141,14 @@ public sealed class Completion
                 // The consumer may have cancelled while holding this token: no further device work then.
                 if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
 
-                logits = _model.Forward(sequence, [token], ForwardStep.Decode, _cache, _options.KvPolicy);
+                history.CopyTo(history.Count - 1, _decodeToken, 0, 1);
+                logits = Step(sequence, -1, 1, ForwardStep.Decode);
             }
         }
         finally
         {
-            FinishReason ??= Generation.FinishReason.Cancelled; // the caller stopped enumerating early
+            // Ended without a reason: the caller stopped enumerating early (a failure leaves it null).
+            if (!_failed) FinishReason ??= Generation.FinishReason.Cancelled;
             _model.Backend.Synchronize();
             double total = clock.Elapsed.TotalMilliseconds;
             if (_generated.Count > 0) Stats.DecodeMs = total - Stats.PrefillMs;
@@ -156,6 +163,21 @@ public sealed class Completion
     }
 
     private void Finish(FinishReason reason) => FinishReason = reason;
+
+    /// <summary>One forward step: prompt tokens [start, start + count), or the last generated token when start is -1.</summary>
+    private DeviceArray Step(CacheSequence sequence, int start, int count, ForwardStep step)
+    {
+        try
+        {
+            ReadOnlySpan<int> tokens = start < 0 ? _decodeToken : _prompt.AsSpan(start, count);
+            return _model.Forward(sequence, tokens, step, _cache, _options.KvPolicy);
+        }
+        catch
+        {
+            _failed = true;
+            throw;
+        }
+    }
 
     /// <summary>Greedy without logprobs or penalty argmaxes on the device; everything else samples on the host from a logits copy.</summary>
     private int Choose(DeviceArray logits, Sampler sampler, List<int> history, out IReadOnlyList<TokenLogprob>? top)

@@ -1,8 +1,5 @@
 namespace Engine.Models.Generation;
 
-/// <summary>One layer's cache at the end of a request: tokens seen and slots held.</summary>
-public readonly record struct LayerKvLength(int LogicalLength, int PhysicalLength);
-
 /// <summary>Per-request statistics, filled in as the request runs and final once it ended.</summary>
 public sealed class GenerationStats
 {

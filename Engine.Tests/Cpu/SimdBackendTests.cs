@@ -160,6 +160,41 @@ public sealed class SimdBackendTests
     }
 
     [Test]
+    public void RopeRecomputesItsCachedAnglesWhenPositionsOrFrequenciesChange()
+    {
+        using var backend = new SimdBackend(2);
+        const int rows = 3, heads = 2, headDim = 8, half = headDim / 2;
+        var rng = new Random(21);
+        using var positions = backend.Allocate(DType.I32, rows);
+        using var invFreq = backend.Allocate(DType.F32, half);
+        using var x = backend.Allocate(DType.F32, rows * heads * headDim);
+        foreach (var (pos, freq) in new[]
+                 {
+                     (new[] { 0, 5, 9 }, new[] { 1f, 0.5f, 0.25f, 0.125f }),
+                     (new[] { 0, 5, 9 }, new[] { 1f, 0.5f, 0.25f, 0.125f }), // the cached angles
+                     (new[] { 7, 5, 9 }, new[] { 1f, 0.5f, 0.25f, 0.125f }), // same array, new positions
+                     (new[] { 7, 5, 9 }, new[] { 1f, 0.5f, 0.3f, 0.125f }), // new frequencies
+                 })
+        {
+            backend.Upload<int>(positions, pos);
+            backend.Upload<float>(invFreq, freq);
+            var before = RandomFloats(rng, rows * heads * headDim);
+            backend.Upload<float>(x, before);
+            backend.Rope(x, positions, invFreq, rows, heads, headDim);
+            var after = Download(backend, x, rows * heads * headDim);
+            for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            for (int j = 0; j < half; j++)
+            {
+                int at = (r * heads + h) * headDim + j;
+                double angle = (float)(pos[r] * freq[j]);
+                Assert.That(after[at], Is.EqualTo(before[at] * Math.Cos(angle) - before[at + half] * Math.Sin(angle)).Within(1e-5));
+                Assert.That(after[at + half], Is.EqualTo(before[at + half] * Math.Cos(angle) + before[at] * Math.Sin(angle)).Within(1e-5));
+            }
+        }
+    }
+
+    [Test]
     public void BadArgumentsAreRejectedNotRunOutOfBounds()
     {
         using var backend = new SimdBackend(2);

@@ -105,6 +105,23 @@ public class HubCommandTests
     }
 
     [Test]
+    public void PullAtACommitRevisionWritesNoRef()
+    {
+        using var hub = new FakeHub("org/cli-model");
+        hub.AddFile("config.json", Encoding.UTF8.GetBytes("{}"));
+        hub.AddFile("model.safetensors", Encoding.UTF8.GetBytes(new string('w', 300)), lfs: true);
+        using var _ = HubEnvironment.Use(new HubEnvironment(_cache.Path, hub.Endpoint, null, false));
+
+        var (code, _, error) = Run("pull", "org/cli-model", "--revision", hub.Commit);
+
+        Assert.That(code, Is.Zero, error);
+        var layout = new HubCacheLayout(_cache.Path);
+        Assert.That(SnapshotInspector.IsComplete(layout.SnapshotFolder("org/cli-model", hub.Commit)), Is.True);
+        Assert.That(Directory.Exists(Path.Combine(layout.RepoFolder("org/cli-model"), "refs")), Is.False);
+        Assert.That(Run("pull", "org/cli-model@main", "--revision", "main").Err, Does.Contain("not both"));
+    }
+
+    [Test]
     public void PullOfAFolderIsRefused()
     {
         using var _ = HubEnvironment.Use(new HubEnvironment(_cache.Path, "http://127.0.0.1:9", null, false));

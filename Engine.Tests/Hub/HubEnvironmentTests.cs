@@ -56,10 +56,19 @@ public class HubEnvironmentTests
         Assert.That(From(("HF_HUB_OFFLINE", value)).Offline, Is.EqualTo(offline));
 
     [Test]
-    public void TokenIsReadWhenSet()
+    public void LegacyHubCacheVariableIsHonoured() =>
+        Assert.That(From(("HUGGINGFACE_HUB_CACHE", "/data/old"), ("HF_HOME", "/data/hf-home")).CacheRoot, Is.EqualTo("/data/old"));
+
+    [Test]
+    public void TokenComesFromHfTokenThenFromTheLoginFile()
     {
-        Assert.That(From(("HF_TOKEN", "hf_abc")).Token, Is.EqualTo("hf_abc"));
-        Assert.That(From().Token, Is.Null);
+        using var home = new TempFolder();
+        Assert.That(From(("HF_HOME", home.Path)).Token, Is.Null);
+        File.WriteAllText(home.Combine("token"), "hf_from_login\n");
+        Assert.That(From(("HF_HOME", home.Path)).Token, Is.EqualTo("hf_from_login"));
+        Assert.That(From(("HF_HOME", home.Path), ("HF_TOKEN", "hf_abc")).Token, Is.EqualTo("hf_abc"));
+        File.WriteAllText(home.Combine("elsewhere"), "hf_from_path");
+        Assert.That(From(("HF_HOME", home.Path), ("HF_TOKEN_PATH", home.Combine("elsewhere"))).Token, Is.EqualTo("hf_from_path"));
     }
 
     [Test]

@@ -141,6 +141,19 @@ public class GenerationTests
         Assert.That(await engine.Generate(Prompt, Greedy(2)).RunToEndAsync(), Is.EqualTo(FinishReason.Length));
     }
 
+    [Test]
+    public void AbandonedEnumerationCountsAsCancelledAndFreesTheEngine()
+    {
+        using var tiny = new TinyModel(TinyModel.Llama(), seed: 3);
+        using var engine = Engine("reference", tiny);
+        var c = engine.Generate(Prompt, Greedy(50));
+        foreach (var _ in c.Run()) break;
+        Assert.That(c.FinishReason, Is.EqualTo(FinishReason.Cancelled));
+        Assert.That(c.TokenIds, Has.Count.EqualTo(1));
+        Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero);
+        Assert.That(Drain(engine.Generate(Prompt, Greedy(2))), Has.Count.EqualTo(2));
+    }
+
     [TestCaseSource(nameof(Backends))]
     public void SeededSamplingRepeatsAndLogprobsAreNormalised(string backend)
     {

@@ -69,6 +69,7 @@ public class PagedKvCacheTests
         var e = Assert.Throws<EngineException>(() => { foreach (var _ in c.Run()) { } });
         Assert.That(e!.Message, Does.Contain("KV cache pool exhausted").And.Not.Contain("\n"));
         Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero);
+        Assert.That(c.FinishReason, Is.Null, "a failed request has no finish reason");
     }
 
     [Test]
@@ -81,5 +82,21 @@ public class PagedKvCacheTests
         long pageBytes = Kernels.KvPool.BytesPerPageFor(config.NumKvHeads, 16, config.HeadDim, DType.BF16);
         Assert.That(PagedKvCache.PagesFor(backend, config, 16, DType.BF16, pageBytes * 5 + 1, 100), Is.EqualTo(5));
         Assert.Throws<EngineException>(() => PagedKvCache.PagesFor(backend, config, 16, DType.BF16, pageBytes - 1, 100));
+    }
+
+    [Test]
+    public void DeviceBackendsReportFreeMemoryNetOfTheirAllocations()
+    {
+        int reporting = 0;
+        foreach (string name in Support.TestBackends.Available())
+        {
+            using var backend = Support.TestBackends.Create(name);
+            if (backend.AvailableMemoryBytes is not long before) continue;
+            reporting++;
+            using (backend.Allocate(DType.F32, 1 << 18))
+                Assert.That(backend.AvailableMemoryBytes, Is.EqualTo(before - (1L << 20)), name);
+            Assert.That(backend.AvailableMemoryBytes, Is.EqualTo(before), name);
+        }
+        if (reporting == 0) Assert.Ignore("no backend here reports device memory (host backends leave it to the caller)");
     }
 }

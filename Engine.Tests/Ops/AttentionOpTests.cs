@@ -1,5 +1,6 @@
 using Engine.Core;
 using Engine.Kernels;
+using Engine.Kernels.Ilgpu;
 using NUnit.Framework;
 
 namespace Engine.Tests.Ops;
@@ -13,19 +14,34 @@ public sealed class AttentionOpTests(string backend) : OpTestBase(backend)
     {
         (int Length, int Queries)[] scenarios =
         [
-            (1, 1), (37, 1), (300, 1),    // decode: one slot, a few pages, long enough to be split
-            (5, 5), (40, 40),            // a first prefill chunk: causal within the chunk
-            (50, 7), (33, 16),           // a later chunk over a cached prefix
+            (1, 1), (37, 1), (300, 1),   // decode: one slot, a few pages, long enough to be split
+            (5, 5), (20, 20),            // a first prefill chunk: causal within the chunk
+            (50, 7), (24, 9),            // a later chunk over a cached prefix
         ];
+        // The pool dtype only changes how K/V are widened: the 16-bit pools get the split decode and a cached-prefix chunk.
+        (int Length, int Queries)[] narrowScenarios = [(300, 1), (50, 7)];
         foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
             foreach (var shape in Shapes)
-                foreach (var (length, queries) in scenarios)
+                foreach (var (length, queries) in dtype == DType.F32 ? scenarios : narrowScenarios)
                     if (shape.HeadDim <= 32 || length <= 50) // keep the wide head cheap on the simulator
                         yield return new TestCaseData(dtype, shape.Heads, shape.KvHeads, shape.HeadDim, length, queries);
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void MatchesReference(DType poolType, int heads, int kvHeads, int headDim, int length, int queries)
+    public void MatchesReference(DType poolType, int heads, int kvHeads, int headDim, int length, int queries) =>
+        RunCase(poolType, heads, kvHeads, headDim, length, queries);
+
+    [Test]
+    public void MultiWarpGroupsMatchReference([Values(1, 10)] int queries)
+    {
+        // The simulator defaults to one-warp groups for speed; GPUs run several warps per group.
+        if (Backend is not IlgpuBackend ilgpu) { Assert.Ignore("ILGPU-specific group size"); return; }
+        ilgpu.AttentionThreadsOverride = 64;
+        try { RunCase(DType.BF16, 4, 2, 16, queries == 1 ? 200 : 20, queries); }
+        finally { ilgpu.AttentionThreadsOverride = null; }
+    }
+
+    private void RunCase(DType poolType, int heads, int kvHeads, int headDim, int length, int queries)
     {
         var rng = Rng(poolType, heads, kvHeads, headDim, length, queries);
         var layout = new KvLayout(kvHeads, PageSize: 16, headDim);

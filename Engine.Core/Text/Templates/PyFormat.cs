@@ -31,7 +31,9 @@ internal static class PyFormat
                 _ => throw new TemplateError($"unsupported format character '{spec}'"),
             });
         }
-        if (next < values.Count) throw new TemplateError("not all arguments converted during string formatting");
+        // Python treats a list or dict argument as a mapping, which may go unused without an error.
+        bool mapping = args is PyDict || (args is List<object?> && args is not PyTuple);
+        if (next < values.Count && !mapping) throw new TemplateError("not all arguments converted during string formatting");
         return sb.ToString();
     }
 

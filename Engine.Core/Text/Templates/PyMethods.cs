@@ -36,7 +36,7 @@ internal static class PyMethods
     };
 
     private static string RequireString(object? v, string method) =>
-        v as string ?? throw new TemplateError($"{method}() argument must be str, not {PyValues.TypeName(v)}");
+        v as string ?? throw new TemplateError($"must be str, not {PyValues.TypeName(v)}");
 
     private static long OptionalLong(CallArguments a, int i, string name, long fallback) => a.Get(i, name, fallback) switch
     {

@@ -66,6 +66,12 @@ internal static class PyOperators
         if (b is string s2 && IsInteger(a)) return Repeat(s2, AsLong(a));
         if (a is List<object?> list && IsInteger(b))
             return Enumerable.Repeat(list, CheckRepeat(list.Count, AsLong(b))).SelectMany(x => x).ToList();
+        if (b is List<object?> list2 && IsInteger(a))
+            return Enumerable.Repeat(list2, CheckRepeat(list2.Count, AsLong(a))).SelectMany(x => x).ToList();
+        if ((a is string or List<object?>) && b is not Undefined)
+            throw new TemplateError($"can't multiply sequence by non-int of type '{PyValues.TypeName(b)}'");
+        if ((b is string or List<object?>) && a is not Undefined)
+            throw new TemplateError($"can't multiply sequence by non-int of type '{PyValues.TypeName(a)}'");
         throw Unsupported("*", a, b);
     }
 
@@ -87,14 +93,14 @@ internal static class PyOperators
     public static object? Divide(object? a, object? b)
     {
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("/", a, b);
-        if (AsDouble(b) == 0) throw new TemplateError("division by zero");
+        if (AsDouble(b) == 0) throw new TemplateError(IsInteger(a) && IsInteger(b) ? "division by zero" : "float division by zero");
         return AsDouble(a) / AsDouble(b);
     }
 
     public static object? FloorDivide(object? a, object? b)
     {
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("//", a, b);
-        if (AsDouble(b) == 0) throw new TemplateError("integer division or modulo by zero");
+        if (AsDouble(b) == 0) throw new TemplateError(IsInteger(a) && IsInteger(b) ? "integer division or modulo by zero" : "float floor division by zero");
         if (IsInteger(a) && IsInteger(b))
         {
             long x = AsLong(a), y = AsLong(b);
@@ -111,7 +117,7 @@ internal static class PyOperators
         b = PyMarkup.Plain(b);
         if (a is string format) return PyFormat.Percent(format, b);
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("%", a, b);
-        if (AsDouble(b) == 0) throw new TemplateError("integer division or modulo by zero");
+        if (AsDouble(b) == 0) throw new TemplateError(IsInteger(a) && IsInteger(b) ? "integer modulo by zero" : "float modulo");
         if (IsInteger(a) && IsInteger(b))
         {
             long x = AsLong(a), y = AsLong(b);
@@ -234,7 +240,6 @@ internal static class PyOperators
             case string s:
                 if (item is not string sub)
                 {
-                    FailIfUndefined(item);
                     throw new TemplateError($"'in <string>' requires string as left operand, not {PyValues.TypeName(item)}");
                 }
                 return s.Contains(sub, StringComparison.Ordinal);
@@ -303,6 +308,8 @@ internal static class PyOperators
             List<object?> list => list,
             string s => [.. PyStrings.Characters(s)],
             Undefined u => throw u.Fail(),
+            // jinja2 compiles slices to a plain Python subscript, so these fail rather than give Undefined.
+            PyDict => throw new TemplateError("unhashable type: 'slice'"),
             _ => throw new TemplateError($"'{PyValues.TypeName(obj)}' object is not subscriptable"),
         };
         var picked = new List<object?>();

@@ -13,8 +13,10 @@ internal static class PyStrftime
         for (int i = 0; i < format.Length; i++)
         {
             if (format[i] != '%' || i + 1 >= format.Length) { sb.Append(format[i]); continue; }
+            // glibc flags, which Python's strftime passes through on Linux: '-' drops padding, '^' upper-cases.
+            char flag = format[i + 1] is '-' or '^' && i + 2 < format.Length ? format[++i] : '\0';
             char spec = format[++i];
-            sb.Append(spec switch
+            string field = spec switch
             {
                 'd' => t.Day.ToString("00", c),
                 'm' => t.Month.ToString("00", c),
@@ -42,8 +44,11 @@ internal static class PyStrftime
                 'X' => t.ToString("HH':'mm':'ss", c),
                 'z' or 'Z' => "",
                 '%' => "%",
-                _ => "%" + spec,
-            });
+                _ => "%" + (flag == '\0' ? "" : flag.ToString()) + spec,
+            };
+            if (flag == '-' && field.Length > 1 && "dmHIMSjye".Contains(spec)) field = field.TrimStart('0', ' ').PadLeft(1, '0');
+            if (flag == '^') field = field.ToUpperInvariant();
+            sb.Append(field);
         }
         return sb.ToString();
     }

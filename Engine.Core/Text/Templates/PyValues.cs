@@ -64,7 +64,7 @@ internal static class PyValues
         switch (value)
         {
             case null: sb.Append("None"); break;
-            case Undefined: break;
+            case Undefined: sb.Append("Undefined"); break;
             case bool b: sb.Append(b ? "True" : "False"); break;
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(FloatRepr(d)); break;

@@ -58,7 +58,7 @@ internal static class TemplateFilters
                     : PyFormat.Percent(PyValues.Str(value), a.Keywords.Count > 0
                         ? throw new TemplateError("format filter with keyword arguments is not supported")
                         : new PyTuple(a.Positional));
-            case "wordcount": return (long)PyStrings.Split(PyValues.Str(value), null, -1).Count;
+            case "wordcount": return CountWords(PyValues.Str(value));
             case "indent": return Indent(PyValues.Str(value), a);
             case "join":
                 {
@@ -75,12 +75,14 @@ internal static class TemplateFilters
                 }
             case "last":
                 {
-                    if (value is PyGenerator) throw new TemplateError("'generator' object is not reversible");
+                    if (value is not (string or List<object?> or PyDict or Undefined))
+                        throw new TemplateError($"'{PyValues.TypeName(value)}' object is not reversible");
                     var items = PyValues.Iterate(value);
                     return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty.");
                 }
             case "reverse":
                 if (value is string s) return string.Concat(PyStrings.CodePoints(s).Reverse());
+                if (!PyValues.IsIterable(value)) throw new TemplateError("argument must be iterable");
                 {
                     var items = PyValues.Iterate(value);
                     items.Reverse();
@@ -90,21 +92,7 @@ internal static class TemplateFilters
                 return new PyGenerator("do_items", Items(value));
             case "dictsort": return DictSort(value, a);
             case "sort": return Sort(PyValues.Iterate(value), a);
-            case "unique":
-                {
-                    var result = new List<object?>();
-                    bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
-                    var seen = new List<object?>();
-                    foreach (var item in PyValues.Iterate(value))
-                    {
-                        object? key = a.Get(1, "attribute") is { } attr ? Attribute(item, attr) : item;
-                        if (!caseSensitive && key is string ks) key = ks.ToLowerInvariant();
-                        if (seen.Any(x => PyOperators.AreEqual(x, key))) continue;
-                        seen.Add(key);
-                        result.Add(item);
-                    }
-                    return result;
-                }
+            case "unique": return new PyGenerator("do_unique", Unique(value, a));
             case "min" or "max":
                 {
                     var items = PyValues.Iterate(value);
@@ -127,8 +115,12 @@ internal static class TemplateFilters
                     bool b => b ? 1L : 0L,
                     _ => throw new TemplateError($"bad operand type for abs(): '{PyValues.TypeName(value)}'"),
                 };
-            case "int": return ToInt(value, a);
-            case "float": return ToFloat(value, a.Get(0, "default", 0.0));
+            case "int":
+                PyOperators.FailIfUndefined(value);
+                return ToInt(value, a);
+            case "float":
+                PyOperators.FailIfUndefined(value);
+                return ToFloat(value, a.Get(0, "default", 0.0));
             case "round": return Round(value, a);
             case "attr":
                 return a.Get(0, "name") is string attrName ? PyOperators.GetAttribute(value, attrName)
@@ -147,6 +139,35 @@ internal static class TemplateFilters
             item = long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out long index)
                 ? PyOperators.GetItem(item, index) : PyOperators.GetItem(item, part);
         return item;
+    }
+
+    private static IEnumerable<object?> Unique(object? value, CallArguments a)
+    {
+        bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
+        var seen = new List<object?>();
+        foreach (var item in PyValues.Iterate(value))
+        {
+            object? key = a.Get(1, "attribute") is { } attr ? Attribute(item, attr) : item;
+            if (!caseSensitive && key is string ks) key = ks.ToLowerInvariant();
+            if (key is List<object?> and not PyTuple or PyDict) throw new TemplateError($"unhashable type: '{PyValues.TypeName(key)}'");
+            if (seen.Any(x => PyOperators.AreEqual(x, key))) continue;
+            seen.Add(key);
+            yield return item;
+        }
+    }
+
+    // jinja2 counts matches of the regex \w+ (letters, digits, underscore).
+    private static long CountWords(string s)
+    {
+        long count = 0;
+        bool inWord = false;
+        foreach (char c in s)
+        {
+            bool word = char.IsLetterOrDigit(c) || c == '_' || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.ConnectorPunctuation;
+            if (word && !inWord) count++;
+            inWord = word;
+        }
+        return count;
     }
 
     private static string Indent(string s, CallArguments a)
@@ -179,13 +200,25 @@ internal static class TemplateFilters
         }
         var keyed = items.Select(item => (Key: Key(item), Item: item)).ToList();
         var byKey = Comparer<(object? Key, object? Item)>.Create((x, y) => PyOperators.Compare(x.Key, y.Key, "<"));
-        var sorted = reverse ? keyed.OrderDescending(byKey) : keyed.Order(byKey);
+        List<(object? Key, object? Item)> sorted;
+        try
+        {
+            sorted = (reverse ? keyed.OrderDescending(byKey) : keyed.Order(byKey)).ToList();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateError inner)
+        {
+            throw inner;
+        }
         return sorted.Select(x => x.Item).ToList();
     }
 
     private static List<object?> DictSort(object? value, CallArguments a)
     {
-        if (value is not PyDict dict) throw new TemplateError("You can only sort by either a mapping");
+        if (value is not PyDict dict)
+        {
+            PyOperators.FailIfUndefined(value);
+            throw new TemplateError($"'{PyValues.TypeName(value)}' object has no attribute 'items'");
+        }
         bool caseSensitive = PyValues.IsTrue(a.Get(0, "case_sensitive", false));
         object? by = a.Get(1, "by", "key");
         bool reverse = PyValues.IsTrue(a.Get(2, "reverse", false));
@@ -235,9 +268,11 @@ internal static class TemplateFilters
 
     private static object? Round(object? value, CallArguments a)
     {
-        double v = ToFloat(value, null) is double d ? d : throw new TemplateError($"round filter needs a number, not {PyValues.TypeName(value)}");
+        double v = value is long or double or bool && ToFloat(value, null) is double d
+            ? d : throw new TemplateError($"type {PyValues.TypeName(value)} doesn't define __round__ method");
         int precision = a.Get(0, "precision", 0L) is long p ? (int)p : 0;
         string method = PyValues.Str(a.Get(1, "method", "common"));
+        if (method == "common" && value is long or bool && precision >= 0) return value is bool b ? (b ? 1L : 0L) : value; // Python's round(int, n) is that int
         double scale = Math.Pow(10, precision);
         return method switch
         {

@@ -33,11 +33,13 @@ internal static class TemplatePredicates
             "gt" or "greaterthan" or ">" => PyOperators.Compare(value, Arg(), ">") > 0,
             "ge" or ">=" => PyOperators.Compare(value, Arg(), ">=") >= 0,
             "in" => PyOperators.Contains(Arg(), value),
-            "odd" => AsInteger(value, name) % 2 != 0,
-            "even" => AsInteger(value, name) % 2 == 0,
-            "divisibleby" => AsInteger(value, name) % AsInteger(Arg(), name) == 0,
-            "lower" => value is string s && s.ToLowerInvariant() == s,
-            "upper" => value is string u && u.ToUpperInvariant() == u,
+            // jinja2 computes these with Python's %, so floats work and other types fail as % does.
+            "odd" => PyOperators.AreEqual(PyOperators.Modulo(value, 2L), 1L),
+            "even" => PyOperators.AreEqual(PyOperators.Modulo(value, 2L), 0L),
+            "divisibleby" => PyOperators.AreEqual(PyOperators.Modulo(value, Arg()), 0L),
+            // jinja2: str(value).islower() / .isupper(): some cased letter, none of the other case.
+            "lower" => PyValues.Str(value) is var lower && lower.Any(char.IsLower) && !lower.Any(char.IsUpper),
+            "upper" => PyValues.Str(value) is var upper && upper.Any(char.IsUpper) && !upper.Any(char.IsLower),
             "escaped" => false,
             "filter" => Arg() is string f && TemplateFilters.Exists(f),
             "test" => Arg() is string t && Exists(t),
@@ -69,14 +71,5 @@ internal static class TemplatePredicates
         (bool x, bool y) => x == y,
         (long x, long y) => x == y && x >= -5 && x <= 256,
         _ => a is not null && ReferenceEquals(a, b),
-    };
-
-    private static long AsInteger(object? value, string test) => value switch
-    {
-        long l => l,
-        bool b => b ? 1 : 0,
-        double d when Math.Floor(d) == d => (long)d,
-        Undefined u => throw u.Fail(),
-        _ => throw new TemplateError($"test '{test}' needs a number, not {PyValues.TypeName(value)}"),
     };
 }

@@ -178,4 +178,19 @@ internal static class TemplateInterpreterCases
         ("{{ (1, 2) + [3] }}", "can only concatenate tuple (not \"list\") to tuple"),
         ("{{ 3 | items | list }}", "Can only get item pairs from a mapping."),
     ];
+
+    public static readonly (string Template, string Expected)[] PythonSemantics =
+    [
+        ("{{ 2.5 is odd }}{{ 3.0 is odd }}{{ 4 is divisibleby 2 }}|{{ 'a-b c_d 2.5' | wordcount }}|{{ d is lower }}{{ 'ABC1' is upper }}{{ '123' is lower }}", "FalseTrueTrue|5|FalseTrueFalse"),
+        ("{{ 2 * [1, 'x'] }}|{{ [nothere, 1] }}|{{ 7 | round(1) }}|{{ 2.567 | round(2, 'floor') }}|{{ '' % [1] }}|{{ '%s!' % 'x' }}", "[1, 'x', 1, 'x']|[Undefined, 1]|7|2.56||x!"),
+        ("{{ items | unique | list }}|{{ items | unique | first }}|{{ ['a', 'A', 'b'] | unique(case_sensitive=true) | join }}", "[3, 1, 2]|3|aAb"),
+    ];
+
+    public static readonly (string Template, string Error)[] PythonSemanticsErrors =
+    [
+        ("{{ [[1], [1]] | unique | list }}", "unhashable type: 'list'"),
+        ("{{ 'a' is odd }}", "not all arguments converted during string formatting"),
+        ("{{ items[1:] ~ s[::2] ~ (n)[1:] }}", "'int' object is not subscriptable"),
+        ("{{ nothere | int }}", "'nothere' is undefined"),
+    ];
 }

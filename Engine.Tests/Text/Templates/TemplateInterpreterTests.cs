@@ -40,6 +40,7 @@ public class TemplateInterpreterTests
     public static IEnumerable<TestCaseData> ToJsonCases() => Data(TemplateInterpreterCases.ToJson, "tojson");
     public static IEnumerable<TestCaseData> MacroCases() => Data(TemplateInterpreterCases.MacrosAndGlobals, "macros");
     public static IEnumerable<TestCaseData> GeneratorCases() => Data(TemplateInterpreterCases.GeneratorsAndMarkup, "generators");
+    public static IEnumerable<TestCaseData> PythonCases() => Data(TemplateInterpreterCases.PythonSemantics, "python");
 
     [TestCaseSource(nameof(WhitespaceCases))]
     [TestCaseSource(nameof(LoopCases))]
@@ -54,10 +55,11 @@ public class TemplateInterpreterTests
     [TestCaseSource(nameof(ToJsonCases))]
     [TestCaseSource(nameof(MacroCases))]
     [TestCaseSource(nameof(GeneratorCases))]
+    [TestCaseSource(nameof(PythonCases))]
     public void RendersLikeJinja(string template, string expected) => Assert.That(Render(template), Is.EqualTo(expected));
 
     public static IEnumerable<TestCaseData> RuntimeErrorCases() =>
-        TemplateInterpreterCases.RuntimeErrors.Concat(TemplateInterpreterCases.GeneratorAndMarkupErrors)
+        TemplateInterpreterCases.RuntimeErrors.Concat(TemplateInterpreterCases.GeneratorAndMarkupErrors).Concat(TemplateInterpreterCases.PythonSemanticsErrors)
             .Select((c, i) => new TestCaseData(c.Template, c.Error).SetName($"error {i}: {Shorten(c.Template)}"));
 
     [TestCaseSource(nameof(RuntimeErrorCases))]
@@ -131,6 +133,14 @@ public class TemplateInterpreterTests
     {
         string text = ChatTemplate.Parse("{{ strftime_now('%d %b %Y %H:%M') }}").Render([], null, true, null, new DateTime(2024, 12, 1, 9, 5, 0));
         Assert.That(text, Is.EqualTo("01 Dec 2024 09:05"));
+    }
+
+    [Test]
+    public void StrftimeNowSupportsGlibcFlags()
+    {
+        // Expected text from Python 3.11's datetime(2025, 3, 5, 9, 4).strftime on Linux.
+        string text = ChatTemplate.Parse("{{ strftime_now('%-d %B %Y|%^b %-m/%-d %-H:%M|%e|%j %-j') }}").Render([], null, true, null, new DateTime(2025, 3, 5, 9, 4, 0));
+        Assert.That(text, Is.EqualTo("5 March 2025|MAR 3/5 9:04| 5|064 64"));
     }
 
     [Test]

@@ -58,6 +58,23 @@ public class TokenizeCommandTests
     }
 
     [Test]
+    public void FileOptionReadsTheTextFromAFile()
+    {
+        string folder = SharedAssets.Require("models", "stories260K");
+        string textFile = Path.Combine(folder, "expected_greedy_200.txt");
+        var (fromFile, output, error) = Run("tokenize", "--model", folder, "--file", textFile);
+        Assert.That(fromFile, Is.EqualTo(0), error);
+        Assert.That(output.TrimEnd('\n'), Is.EqualTo(string.Join(' ', TokenizerAssets.Stories.Encode(File.ReadAllText(textFile)))));
+
+        var (both, _, bothError) = Run("tokenize", "--model", folder, "--file", textFile, "text");
+        Assert.That(both, Is.EqualTo(1));
+        Assert.That(bothError, Does.StartWith("error: "));
+        var (neither, _, neitherError) = Run("tokenize", "--model", folder);
+        Assert.That(neither, Is.EqualTo(1));
+        Assert.That(neitherError, Does.Contain("no text"));
+    }
+
+    [Test]
     public void FolderWithoutTokenizerJsonIsAOneLineError()
     {
         string empty = Directory.CreateTempSubdirectory("engine-tokenize-").FullName;

@@ -44,6 +44,28 @@ public class TokenizerModelFallbackTests
         }
     }
 
+    [TestCase("llama3")]
+    [TestCase("llama2")]
+    public void TokenizerModelAgreesWithTokenizerJsonOnRandomText(string family)
+    {
+        TextTokenizer fromModel = LoadModelFileAlone(family, out string folder);
+        try
+        {
+            TextTokenizer fromJson = TokenizerAssets.Get("tokenizers", family);
+            string[] pieces = ["the", " cat", "  ", "aaaa", "ing", "\n", "1234", "é", "世界", "🦙", "'re", "!!", " ", "ZZ", "\t", "ö"];
+            var random = new Random(99);
+            for (int sample = 0; sample < 300; sample++)
+            {
+                string text = string.Concat(Enumerable.Range(0, random.Next(1, 30)).Select(_ => pieces[random.Next(pieces.Length)]));
+                Assert.That(fromModel.Encode(text), Is.EqualTo(fromJson.Encode(text)), System.Text.Json.JsonSerializer.Serialize(text));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Test]
     public void TiktokenFileHasLlama3SpecialTokensAndBos()
     {
@@ -82,13 +104,15 @@ public class TokenizerModelFallbackTests
         }
     }
 
-    [Test]
-    public void GarbageModelFileIsAOneLineError()
+    [TestCase(new byte[] { 0x0A, 0xFF, 0xFF, 0x01, 0x02 })]
+    [TestCase(new byte[] { 0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F })]
+    [TestCase(new byte[] { 0x08, 0x01 })]
+    public void GarbageModelFileIsAOneLineError(byte[] content)
     {
         string folder = Directory.CreateTempSubdirectory("engine-tokenizer-model-").FullName;
         try
         {
-            File.WriteAllBytes(Path.Combine(folder, "tokenizer.model"), [0x0A, 0xFF, 0xFF, 0x01, 0x02]);
+            File.WriteAllBytes(Path.Combine(folder, "tokenizer.model"), content);
             var error = Assert.Throws<EngineException>(() => TextTokenizer.Load(folder))!;
             Assert.That(error.Message, Does.Contain("tokenizer.model").And.Not.Contain("\n"));
         }
