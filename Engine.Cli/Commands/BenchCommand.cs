@@ -5,19 +5,27 @@ using Engine.Core;
 using Engine.Core.Checkpoints;
 using Engine.Core.Config;
 using Engine.Core.Hub;
+using Engine.Cli.Formatting;
+using Engine.Cli.Options;
 using Engine.Kernels;
 using Engine.Kernels.Cpu;
 using Engine.Models;
 using Engine.Models.Benchmarks;
+using Engine.Models.Generation;
+using Engine.Models.Kv;
 
 namespace Engine.Cli.Commands;
 
 /// <summary>
 /// `engine bench --model M`: prefill and decode throughput over repeated requests, memory footprint, and
 /// decode's fraction of the machine's measured memory bandwidth (the roofline of a memory-bound step).
+/// With a KV-cache policy (--lagkv ...) it also runs the full-cache baseline and compares KV bytes,
+/// speeds and the time spent compressing; --context N measures decode at a cache length of N.
 /// </summary>
 internal static class BenchCommand
 {
+    private static readonly KvPolicyOptions KvPolicy = new();
+
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
@@ -28,27 +36,26 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
         var randomWeights = new Option<bool>("--random-weights") { Description = "Random weights of the model's shape (needs only its config: models.json or config.json)" };
         var dtype = new Option<string?>("--dtype") { Description = "Weight dtype of --random-weights: bf16, f16 or f32 (default: the model's)" };
-        var context = new Option<int?>("--context") { Description = "Context limit the KV cache is sized for (default: prompt + generated tokens)" };
+        var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
         foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
             command.Options.Add(option);
+        KvPolicy.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(pr =>
         {
-            var settings = new BenchSettings(pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
+            var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
+            var lagKv = KvPolicy.ParseLagKv(pr);
             if (pr.GetValue(probeMiB) < 16) throw new EngineException($"--bandwidth-probe-mib must be at least 16, got {pr.GetValue(probeMiB)}");
             if (pr.GetValue(threads) < 0) throw new EngineException($"--threads must be 0 (all cores) or positive, got {pr.GetValue(threads)}");
-            int? contextLimit = pr.GetValue(context);
-            if (contextLimit is { } c && c < settings.PromptTokens + settings.GenTokens)
-                throw new EngineException($"--context {c} is smaller than --prompt-tokens plus --gen-tokens ({settings.PromptTokens + settings.GenTokens})");
             var options = new EngineOptions
             {
                 Device = pr.GetValue(device)!,
                 Threads = pr.GetValue(threads),
-                ContextLimit = contextLimit ?? settings.PromptTokens + settings.GenTokens,
+                ContextLimit = settings.PromptTokens + settings.GenTokens,
             };
             bool random = pr.GetValue(randomWeights);
             string? dtypeText = pr.GetValue(dtype);
@@ -57,25 +64,38 @@ internal static class BenchCommand
             var output = pr.InvocationConfiguration.Output;
             bool asJson = pr.GetValue(json);
 
-            BenchResult result;
+            KvBenchReport report;
+            KvPolicyChoice policy;
+            PrefillSchedule prefill = lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv);
             bool cpu;
             using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
             {
+                policy = KvPolicy.Resolve(pr, engine.Config.NumLayers);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
-                result = ModelBenchmark.Run(engine, settings, random, measuredBandwidthGbps: null, (r, stats) =>
+                try
                 {
-                    if (!asJson)
-                        output.WriteLine(FormattableString.Invariant(
-                            $"  run {r + 1}: prefill {stats.PrefillTokensPerSecond:F1} tok/s, decode {stats.DecodeTokensPerSecond:F1} tok/s, ttft {stats.TimeToFirstTokenMs:F0} ms"));
-                });
+                    report = KvPolicyBenchmark.Run(engine, settings, random, prefill, policy.Policy, (side, r, stats) =>
+                    {
+                        if (!asJson)
+                            output.WriteLine(FormattableString.Invariant(
+                                $"  {(policy.Policy is null ? "" : side + " ")}run {r + 1}: prefill {stats.PrefillTokensPerSecond:F1} tok/s, decode {stats.DecodeTokensPerSecond:F1} tok/s, ttft {stats.TimeToFirstTokenMs:F0} ms"));
+                    });
+                }
+                finally { (policy.Policy as IDisposable)?.Dispose(); }
                 cpu = engine.Backend.Kind == BackendKind.SimdCpu;
             }
             // Measured after the model is freed, so its buffer neither competes with the weights nor counts in the peak above.
+            var result = report.Result;
             if (cpu) result = result with { MeasuredBandwidthGbps = MemoryBandwidthProbe.MeasureRead((long)pr.GetValue(probeMiB) << 20, result.Threads).MedianGbps };
 
-            var jsonObject = result.ToJson();
+            report = report with { Result = result };
+            var jsonObject = report.ToJson(policy.Name, policy.LagKv, prefill.Description);
             if (asJson) output.WriteLine(jsonObject.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            else WriteTable(result, output);
+            else
+            {
+                WriteTable(result, output);
+                KvBenchTable.Write(report, policy.Name, output);
+            }
             if (pr.GetValue(record) is { } file) Append(file, jsonObject.ToJsonString());
             return 0;
         }));

@@ -26,7 +26,7 @@ public sealed record BenchSettings(int PromptTokens = 512, int GenTokens = 128, 
 public static class ModelBenchmark
 {
     public static BenchResult Run(InferenceEngine engine, BenchSettings settings, bool randomWeights, double? measuredBandwidthGbps,
-        Action<int, GenerationStats>? onRepetition = null, CancellationToken cancellation = default)
+        Action<int, GenerationStats>? onRepetition = null, CancellationToken cancellation = default, BenchWorkload? workload = null)
     {
         settings.Validate();
         int total = settings.PromptTokens + settings.GenTokens;
@@ -39,6 +39,8 @@ public static class ModelBenchmark
             MaxTokens = settings.GenTokens,
             IgnoreEos = true,
             Sampling = new SamplingOptions { Temperature = 0 },
+            Prefill = workload?.Prefill ?? PrefillSchedule.Default,
+            KvPolicy = workload?.KvPolicy,
         };
 
         // Warm-up: every code path (prefill chunk, decode step) once, outside the timings.
@@ -49,6 +51,7 @@ public static class ModelBenchmark
         var ttft = new List<double>();
         for (int r = 0; r < settings.Repetitions; r++)
         {
+            workload?.BeforeRepetition?.Invoke(r);
             var completion = engine.Generate(prompt, options);
             Drain(completion, cancellation);
             var stats = completion.Stats;

@@ -14,7 +14,7 @@ namespace Engine.Models.Kv;
 /// Press mode (kvpress): once, after the last prefill chunk, each layer keeps floor(T * r) tokens
 /// chosen by one top-k over in-partition ranks, with the sink and the tail forced in.
 /// </summary>
-public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
+public sealed class LagKvPolicy : ITimedKvPolicy, IDisposable
 {
     private readonly ConditionalWeakTable<SequenceKv, SequenceState> _sequences = new();
     private readonly LagKvWorkspace _workspace = new();
@@ -25,6 +25,9 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
 
     /// <summary>The parameters this policy compresses with.</summary>
     public LagKvOptions Options { get; }
+
+    /// <summary>Times each compression (benchmarks); null: no synchronization, no clock.</summary>
+    public KvCompressionTimer? Timer { get; set; }
 
     /// <summary>Compresses the step's layer when the schedule says so (see the class summary); called by the forward pass.</summary>
     public void AfterAttention(KvStepContext step)
@@ -45,6 +48,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
         if (LagKvSchedule.Plan(Options, layerState.CompressedPartitions, layer.PhysicalLength) is not { } c) return;
 
         IBackend b = step.Backend;
+        long started = Timer?.Start(b) ?? 0;
         long jobs = (long)step.Pool.KvHeads * c.Partitions;
         DeviceArray scores = _workspace.Scores(b, jobs * c.LagSize), kept = _workspace.Kept(b, jobs * c.Keep);
         ops.LagKvScore(step.Pool, step.PageTable, c, (float)Options.ValueWeight, scores);
@@ -53,6 +57,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
         layer.Shrink(c.LengthAfter, step.Sequence.Allocator);
         layerState.Apply(c);
         state.Compressions[step.Layer]++;
+        Timer?.Stop(b, step.IsPrefill, started);
     }
 
     /// <summary>kvpress semantics: compress once, after the context prefill; the question and generated tokens stay.</summary>
@@ -65,6 +70,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
         LagKvCompression selection = LagKvSchedule.PressSelection(Options, tokens);
 
         IBackend b = step.Backend;
+        long started = Timer?.Start(b) ?? 0;
         int heads = step.Pool.KvHeads;
         DeviceArray scores = _workspace.Scores(b, (long)heads * scoring.Partitions * scoring.LagSize);
         DeviceArray pressScores = _workspace.PressScores(b, (long)heads * tokens);
@@ -75,6 +81,7 @@ public sealed class LagKvPolicy : IKvCachePolicy, IDisposable
         ops.LagKvCompact(step.Pool, step.PageTable, selection, kept, _workspace.Scratch(b, step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, selection)));
         layer.Shrink(selection.LengthAfter, step.Sequence.Allocator);
         state.Compressions[step.Layer]++;
+        Timer?.Stop(b, step.IsPrefill, started);
     }
 
     /// <summary>Per-layer statistics of a sequence this policy has seen (all layers, skipped ones included).</summary>

@@ -72,7 +72,7 @@ public class BenchCommandTests
 
     [TestCase("--gen-tokens", "1", "--gen-tokens must be >= 2")]
     [TestCase("--repetitions", "0", "--repetitions must be >= 1")]
-    [TestCase("--context", "10", "--context 10 is smaller than")]
+    [TestCase("--context", "-1", "--context must be >= 1")]
     [TestCase("--dtype", "bf16", "--dtype applies to --random-weights")]
     public void BadSettingsAreOneLineErrors(string option, string value, string message)
     {
