@@ -14,7 +14,7 @@ namespace Engine.Tests.Transfers;
 [TestFixture]
 public class TransferUnderGcTests
 {
-    private const int Rounds = 3000, Elements = 4096;
+    private const int Rounds = 3000, Elements = 16384;
 
     public static IEnumerable<string> Backends() => TestBackends.Available();
 
