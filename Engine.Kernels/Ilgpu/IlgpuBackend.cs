@@ -93,22 +93,26 @@ public sealed partial class IlgpuBackend : IBackend
 
     internal void OnFreed(long bytes) => Interlocked.Add(ref _allocated, -bytes);
 
-    public void Upload<T>(DeviceArray dst, ReadOnlySpan<T> src, long dstOffset = 0) where T : unmanaged
+    public unsafe void Upload<T>(DeviceArray dst, ReadOnlySpan<T> src, long dstOffset = 0) where T : unmanaged
     {
         CheckElementSize<T>(dst);
         CheckRange(dst, dstOffset, src.Length);
         if (src.IsEmpty) return;
-        ViewOf<T>(dst).SubView(dstOffset, src.Length).CopyFromCPU(ref MemoryMarshal.GetReference(src), src.Length);
+        // ILGPU turns the ref into a raw pointer: pinned, or a GC on another thread moves the array mid-copy.
+        fixed (T* pinned = src)
+            ViewOf<T>(dst).SubView(dstOffset, src.Length).CopyFromCPU(ref *pinned, src.Length);
         Transfers.AddToDevice((long)src.Length * Marshal.SizeOf<T>());
     }
 
-    public void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged
+    public unsafe void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged
     {
         CheckElementSize<T>(src);
         CheckRange(src, srcOffset, dst.Length);
         Accelerator.Synchronize();
         if (dst.IsEmpty) return;
-        ViewOf<T>(src).SubView(srcOffset, dst.Length).CopyToCPU(ref MemoryMarshal.GetReference(dst), dst.Length);
+        // Pinned for the same reason as Upload: an unpinned destination would be written at its old place.
+        fixed (T* pinned = dst)
+            ViewOf<T>(src).SubView(srcOffset, dst.Length).CopyToCPU(ref *pinned, dst.Length);
         Transfers.AddToHost((long)dst.Length * Marshal.SizeOf<T>());
     }
 
