@@ -66,6 +66,19 @@ public class BenchKvPolicyTests
     }
 
     [Test]
+    public void PressModeCompressesEachLayerOnceAfterThePrompt()
+    {
+        string folder = SharedAssets.Require("models", "stories260K");
+        var root = Json([.. Small(folder), "--context", "40", "--lagkv", "2x", "--lag-size", "8", "--sink-size", "4", "--lagkv-mode", "press"]);
+        var policy = root.GetProperty("kv_policy");
+        var options = new LagKvOptions { Retention = 0.5, LagSize = 8, SinkSize = 4, Mode = LagKvMode.Press };
+        Assert.That(policy.GetProperty("compressions_per_request").GetInt32(), Is.EqualTo(Layers));
+        Assert.That(policy.GetProperty("compression_decode_ms").GetDouble(), Is.Zero);
+        // The prompt is pressed to floor(T * r) slots; the 5 decoded tokens (all but the last generated) stay.
+        Assert.That(policy.GetProperty("physical_slots").GetInt64(), Is.EqualTo(Layers * (LagKvSchedule.PressKeepCount(options, 40) + 5L)));
+    }
+
+    [Test]
     public void BaselinePolicyWithoutItsOwnTimerIsTimedByTheWrapper()
     {
         string folder = SharedAssets.Require("models", "stories260K");
