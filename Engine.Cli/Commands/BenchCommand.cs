@@ -24,8 +24,6 @@ namespace Engine.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    private static readonly KvPolicyOptions KvPolicy = new();
-
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
@@ -43,12 +41,13 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
         foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
             command.Options.Add(option);
-        KvPolicy.AddTo(command);
+        var kvPolicy = new KvPolicyOptions();
+        kvPolicy.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(pr =>
         {
             var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
-            var lagKv = KvPolicy.ParseLagKv(pr);
+            var lagKv = kvPolicy.ParseLagKv(pr);
             if (pr.GetValue(probeMiB) < 16) throw new EngineException($"--bandwidth-probe-mib must be at least 16, got {pr.GetValue(probeMiB)}");
             if (pr.GetValue(threads) < 0) throw new EngineException($"--threads must be 0 (all cores) or positive, got {pr.GetValue(threads)}");
             var options = new EngineOptions
@@ -70,7 +69,7 @@ internal static class BenchCommand
             bool cpu;
             using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
             {
-                policy = KvPolicy.Resolve(pr, engine.Config.NumLayers);
+                policy = kvPolicy.Resolve(pr, engine.Config.NumLayers);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
                 try
                 {

@@ -22,7 +22,8 @@ public static class KvBenchTable
                 ("baseline decode", Rate(baseline.DecodeTokensPerSecond)),
             ]
             : [("kv at end", Mb(kv.KvBytes))];
-        int width = Math.Max(21, rows.Max(row => row.Item1.Length) + 2);
+        // Aligned with the rows above it: their longest key, "time to first token", plus two spaces.
+        int width = Math.Max("time to first token".Length + 2, rows.Max(row => row.Item1.Length) + 2);
         foreach (var (key, value) in rows) o.WriteLine(key.PadRight(width) + value);
     }
 }
