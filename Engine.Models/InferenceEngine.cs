@@ -150,13 +150,19 @@ public sealed class InferenceEngine : IDisposable
         return Generate(tokenizer.Encode(prompt), options);
     }
 
-    /// <summary>A request from chat messages, rendered through the model's chat template with the generation prompt added.</summary>
-    public Completion Chat(IReadOnlyList<ChatMessage> messages, GenerationOptions? options = null)
+    /// <summary>
+    /// A request from chat messages, rendered through the model's chat template with the generation prompt
+    /// added; <paramref name="render"/> passes tools, extra template variables and a fixed clock.
+    /// </summary>
+    public Completion Chat(IReadOnlyList<ChatMessage> messages, GenerationOptions? options = null, ChatRenderOptions? render = null)
     {
         var template = ChatTemplate ?? throw new EngineException($"model '{Name}' has no chat template");
         var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer");
+        render ??= new ChatRenderOptions();
+        string prompt = template.Render(messages.Select(m => m.ToJson()).ToList(), render.Tools, addGenerationPrompt: true,
+            render.Variables, render.Now ?? DateTime.Now);
         // The template writes BOS and other special tokens itself, so none are added when encoding.
-        return Generate(tokenizer.Encode(template.Render(messages, addGenerationPrompt: true), addSpecialTokens: false), options);
+        return Generate(tokenizer.Encode(prompt, addSpecialTokens: false), options);
     }
 
     /// <summary>A request from token ids; nothing runs until the completion is enumerated. Bad input throws here, before any work.</summary>

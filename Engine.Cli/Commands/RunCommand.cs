@@ -36,6 +36,7 @@ internal static class RunCommand
     private static readonly Option<bool> IgnoreEos = new("--ignore-eos") { Description = "Do not stop at end-of-sequence tokens" };
     private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
     private static readonly KvPolicyOptions KvPolicy = new();
+    private static readonly TemplateVariableOptions TemplateInputs = new();
     private static readonly Option<string> Device = new("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
     private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
     private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
@@ -54,6 +55,7 @@ internal static class RunCommand
                  })
             command.Options.Add(option);
         KvPolicy.AddTo(command);
+        TemplateInputs.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(Execute));
         return command;
     }
@@ -82,11 +84,12 @@ internal static class RunCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            if (parsed.GetValue(Chat)) return RunChat(engine, options, parsed.GetValue(System), stdout, stderr, cancellation.Token);
+            var render = TemplateInputs.Read(parsed);
+            if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, cancellation.Token);
 
             string? system = parsed.GetValue(System);
             Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
-                : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options)
+                : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options, render)
                 : engine.Generate(parsed.GetValue(Prompt)!, options);
             bool json = parsed.GetValue(Json);
             foreach (var token in completion.Run(cancellation.Token))
@@ -109,7 +112,7 @@ internal static class RunCommand
         }
     }
 
-    private static int RunChat(InferenceEngine engine, GenerationOptions options, string? system, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
     {
         if (engine.ChatTemplate is null) throw new EngineException($"model '{engine.Name}' has no chat template; use --prompt");
         var messages = new List<ChatMessage>();
@@ -119,7 +122,7 @@ internal static class RunCommand
             string? line = Console.In.ReadLine();
             if (string.IsNullOrEmpty(line)) break;
             messages.Add(new ChatMessage("user", line));
-            var completion = engine.Chat(messages, options);
+            var completion = engine.Chat(messages, options, render);
             foreach (var token in completion.Run(cancellation))
             {
                 stdout.Write(token.Text);
