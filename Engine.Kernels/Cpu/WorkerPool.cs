@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace Engine.Kernels.Cpu;
@@ -31,6 +32,11 @@ internal sealed class WorkerPool : IDisposable
             }
         }
     }
+
+    /// <summary>How long an idle worker spins before it sleeps: longer than the gap between a decode step's ops.</summary>
+    private static readonly long SpinTicks = Stopwatch.Frequency / 1000; // 1 ms
+    /// <summary>Pause instructions between two looks at the generation counter.</summary>
+    private const int SpinIterations = 16;
 
     private readonly Thread[] _workers;
     private readonly object _wake = new();
@@ -85,8 +91,10 @@ internal sealed class WorkerPool : IDisposable
         long seen = 0;
         while (true)
         {
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _generation) == seen && !spin.NextSpinWillYield) spin.SpinOnce();
+            // Spin (pause instructions, no yield) for a bounded time before sleeping: decode issues an op
+            // every few microseconds, and waking a sleeping thread costs tens of microseconds per op.
+            long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
+            while (Volatile.Read(ref _generation) == seen && Stopwatch.GetTimestamp() < spinUntil) Thread.SpinWait(SpinIterations);
             Job? job;
             lock (_wake)
             {
