@@ -2,19 +2,12 @@ using System.Text.Json;
 using Engine.Cli;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Cli;
 
 public class BenchCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static readonly string[] Small = ["--device", "cpu", "--threads", "2", "--prompt-tokens", "12", "--gen-tokens", "5", "--repetitions", "3", "--bandwidth-probe-mib", "32"];
 
     [Test]

@@ -3,6 +3,7 @@ using Engine.Cli;
 using Engine.Core.Kv.LagKv;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Cli;
 
@@ -10,14 +11,6 @@ namespace Engine.Tests.Cli;
 public class BenchKvPolicyTests
 {
     private const int Layers = 5, PageSize = 16; // stories260K, the default page size
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static string[] Small(string folder) =>
         ["bench", "--model", folder, "--device", "cpu", "--threads", "2", "--gen-tokens", "6", "--repetitions", "2", "--bandwidth-probe-mib", "16"];

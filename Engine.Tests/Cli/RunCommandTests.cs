@@ -3,20 +3,13 @@ using Engine.Cli;
 using Engine.Core.Text;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Cli;
 
 /// <summary>`engine run` in-process on stories260K (SIMD CPU backend).</summary>
 public class RunCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static string Stories => SharedAssets.Require("models", "stories260K");
 
     [Test]

@@ -3,6 +3,7 @@ using Engine.Cli;
 using Engine.Core.Text;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Cli;
 
@@ -13,14 +14,6 @@ namespace Engine.Tests.Cli;
 public class RunTemplateVariablesTests
 {
     private const string Template = "{% for m in messages %}{{ m.content }} {% endfor %}{{ day }} {{ strftime_now('%Y') }}";
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static TempFolder ModelWithTemplate()
     {

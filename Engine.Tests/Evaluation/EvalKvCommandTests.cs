@@ -3,20 +3,13 @@ using Engine.Cli;
 using Engine.Core.Kv.LagKv;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Evaluation;
 
 /// <summary>`engine eval kv` end to end on stories260K (512-token context, L = 32, S = 4) through CliApp.Run.</summary>
 public class EvalKvCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static string[] Args(string policy, string ratios, params string[] extra) =>
     [
         "eval", "kv", "--model", SharedAssets.Require("models", "stories260K"),

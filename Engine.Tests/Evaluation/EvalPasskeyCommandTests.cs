@@ -2,20 +2,13 @@ using System.Text.Json;
 using Engine.Cli;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Evaluation;
 
 /// <summary>`engine eval passkey` end to end on stories260K through CliApp.Run (shape of the grid, skipping, scores in range).</summary>
 public class EvalPasskeyCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static string[] Args(params string[] extra) =>
     [
         "eval", "passkey", "--model", SharedAssets.Require("models", "stories260K"), "--lengths", "20,100000", "--depths", "2",

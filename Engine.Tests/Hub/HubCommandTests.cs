@@ -4,6 +4,7 @@ using Engine.Cli;
 using Engine.Core.Hub;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Hub;
 
@@ -18,14 +19,6 @@ public class HubCommandTests
 
     [TearDown]
     public void TearDown() => _cache.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     [Test]
     public void ModelsJsonMarksCachedModelsPresent()

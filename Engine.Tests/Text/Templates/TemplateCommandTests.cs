@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Engine.Cli;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Text.Templates;
 
@@ -19,14 +20,6 @@ public class TemplateCommandTests
 
     [TearDown]
     public void DeleteScratch() => Directory.Delete(_scratch, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private string WriteFile(string name, string text)
     {

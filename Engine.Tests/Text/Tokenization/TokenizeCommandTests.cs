@@ -2,6 +2,7 @@ using System.Text.Json;
 using Engine.Cli;
 using Engine.Tests.Support;
 using NUnit.Framework;
+using static Engine.Tests.Support.CliRunner;
 
 namespace Engine.Tests.Text.Tokenization;
 
@@ -9,14 +10,6 @@ namespace Engine.Tests.Text.Tokenization;
 [TestFixture]
 public class TokenizeCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Test]
     public void StoriesExpectedTextTokenizesToTheReferenceGreedyIds()
     {
