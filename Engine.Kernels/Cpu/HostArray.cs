@@ -21,8 +21,10 @@ internal sealed unsafe class HostArray : DeviceArray
         _backend = backend;
         _ownsMemory = true;
         nuint bytes = (nuint)Math.Max(ByteLength, 1);
-        try { _data = (byte*)NativeMemory.AlignedAlloc(bytes, Alignment); }
+        bool huge = HugePages.Worthwhile(bytes);
+        try { _data = (byte*)NativeMemory.AlignedAlloc(huge ? HugePages.RoundUp(bytes) : bytes, huge ? HugePages.Size : Alignment); }
         catch (OutOfMemoryException) { throw new EngineException($"out of host memory allocating {ByteLength:N0} bytes"); }
+        if (huge) HugePages.Advise(_data, HugePages.RoundUp(bytes));
         NativeMemory.Clear(_data, bytes);
     }
 

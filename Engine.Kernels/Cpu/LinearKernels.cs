@@ -12,7 +12,15 @@ namespace Engine.Kernels.Cpu;
 internal static unsafe class LinearKernels
 {
 
-    /// <summary>Decode: out[k] = x · w[row0 + k] for k &lt; 4.</summary>
+    /// <summary>
+    /// How far ahead of the read position decode prefetches its weight stream. Decode reads each thread's
+    /// rows as one sequential stream; a software prefetch 8 KiB ahead (crossing the 4 KiB pages where the
+    /// hardware prefetchers stop) measured 15-20% faster than none, alternating in one process on the
+    /// Qwen2.5-0.5B bf16 sweep. Shorter distances (1-4 KiB) gained less, 12-16 KiB no more.
+    /// </summary>
+    private const long PrefetchBytes = 8 << 10;
+
+    /// <summary>Prefill leftover x row: out[k] = x · w[row0 + k] for k &lt; 4.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rows1x4<TVec, TElem>(float* x, void* w, long row0, int inDim, float* output)
         where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
@@ -23,13 +31,6 @@ internal static unsafe class LinearKernels
         for (; i <= inDim - TVec.Count; i += TVec.Count)
         {
             TVec xv = TVec.LoadF32(x + i);
-            if (Sse.IsSupported)
-            {
-                Sse.Prefetch0(TElem.Address(w, o0 + i + 4L * inDim));
-                Sse.Prefetch0(TElem.Address(w, o1 + i + 4L * inDim));
-                Sse.Prefetch0(TElem.Address(w, o2 + i + 4L * inDim));
-                Sse.Prefetch0(TElem.Address(w, o3 + i + 4L * inDim));
-            }
             a0 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o0 + i), a0);
             a1 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o1 + i), a1);
             a2 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o2 + i), a2);
@@ -111,46 +112,60 @@ internal static unsafe class LinearKernels
     }
 
     /// <summary>
-    /// Decode over bf16 weights: out[k] = x · w[row0 + k] for k &lt; 4, reading each weight block with one
-    /// plain load split into even and odd lanes (no widening shuffle) against the pre-split x.
+    /// Decode: x · w[offset ..] over one weight row, prefetching <see cref="PrefetchBytes"/> ahead. One row
+    /// at a time keeps a thread's reads a single sequential stream, which DRAM serves faster than four
+    /// interleaved rows (measured 20-35% on the decode sweep).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Rows1x4Bf16<TVec>(float* x, float* xSplit, ushort* w, long row0, int inDim, float* output)
+    public static float StreamRow<TVec, TElem>(float* x, void* w, long offset, int n)
+        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+    {
+        TVec a0 = TVec.Zero, a1 = TVec.Zero;
+        int i = 0;
+        for (; i <= n - 2 * TVec.Count; i += 2 * TVec.Count)
+        {
+            if (Sse.IsSupported) Sse.Prefetch0((byte*)TElem.Address(w, offset + i) + PrefetchBytes);
+            a0 = TVec.MultiplyAdd(TVec.LoadF32(x + i), TElem.Load<TVec>(w, offset + i), a0);
+            a1 = TVec.MultiplyAdd(TVec.LoadF32(x + i + TVec.Count), TElem.Load<TVec>(w, offset + i + TVec.Count), a1);
+        }
+        float sum = TVec.Sum(TVec.Add(a0, a1));
+        for (; i < n; i++) sum += x[i] * TElem.Read(w, offset + i);
+        return sum;
+    }
+
+    /// <summary>
+    /// Decode over bf16 weights: x · w[..n] for one row, each 2 * Count-element block read with one plain
+    /// load split into even and odd lanes (no widening shuffle) against the pre-split x; prefetching as
+    /// <see cref="StreamRow{TVec, TElem}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float StreamRowBf16<TVec>(float* x, float* xSplit, ushort* w, int n)
         where TVec : unmanaged, ISimdFloat<TVec>
     {
-        ushort* w0 = w + row0 * inDim, w1 = w0 + inDim, w2 = w1 + inDim, w3 = w2 + inDim;
         TVec a0 = TVec.Zero, a1 = TVec.Zero, a2 = TVec.Zero, a3 = TVec.Zero;
         int step = 2 * TVec.Count, i = 0;
-        for (; i <= inDim - step; i += step)
+        for (; i <= n - 2 * step; i += 2 * step)
         {
-            TVec xe = TVec.LoadF32(xSplit + i), xo = TVec.LoadF32(xSplit + i + TVec.Count);
             if (Sse.IsSupported)
             {
-                // The next quad's rows: measured +27% streaming from DRAM (the hardware prefetcher alone
-                // does not keep four interleaved row streams ahead).
-                Sse.Prefetch0(w0 + i + 4L * inDim);
-                Sse.Prefetch0(w1 + i + 4L * inDim);
-                Sse.Prefetch0(w2 + i + 4L * inDim);
-                Sse.Prefetch0(w3 + i + 4L * inDim);
+                Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w + i + step) + PrefetchBytes);
             }
-            TVec.LoadBf16Pairs(w0 + i, out var e0, out var o0);
-            a0 = TVec.MultiplyAdd(xo, o0, TVec.MultiplyAdd(xe, e0, a0));
-            TVec.LoadBf16Pairs(w1 + i, out var e1, out var o1);
-            a1 = TVec.MultiplyAdd(xo, o1, TVec.MultiplyAdd(xe, e1, a1));
-            TVec.LoadBf16Pairs(w2 + i, out var e2, out var o2);
-            a2 = TVec.MultiplyAdd(xo, o2, TVec.MultiplyAdd(xe, e2, a2));
-            TVec.LoadBf16Pairs(w3 + i, out var e3, out var o3);
-            a3 = TVec.MultiplyAdd(xo, o3, TVec.MultiplyAdd(xe, e3, a3));
+            TVec.LoadBf16Pairs(w + i, out var e0, out var o0);
+            a0 = TVec.MultiplyAdd(TVec.LoadF32(xSplit + i), e0, a0);
+            a1 = TVec.MultiplyAdd(TVec.LoadF32(xSplit + i + TVec.Count), o0, a1);
+            TVec.LoadBf16Pairs(w + i + step, out var e1, out var o1);
+            a2 = TVec.MultiplyAdd(TVec.LoadF32(xSplit + i + step), e1, a2);
+            a3 = TVec.MultiplyAdd(TVec.LoadF32(xSplit + i + step + TVec.Count), o1, a3);
         }
-        float s0 = TVec.Sum(a0), s1 = TVec.Sum(a1), s2 = TVec.Sum(a2), s3 = TVec.Sum(a3);
-        for (; i < inDim; i++)
+        for (; i <= n - step; i += step)
         {
-            float xi = x[i];
-            s0 += xi * BFloat16.ToFloat(w0[i]);
-            s1 += xi * BFloat16.ToFloat(w1[i]);
-            s2 += xi * BFloat16.ToFloat(w2[i]);
-            s3 += xi * BFloat16.ToFloat(w3[i]);
+            TVec.LoadBf16Pairs(w + i, out var e0, out var o0);
+            a0 = TVec.MultiplyAdd(TVec.LoadF32(xSplit + i), e0, a0);
+            a1 = TVec.MultiplyAdd(TVec.LoadF32(xSplit + i + TVec.Count), o0, a1);
         }
-        output[0] = s0; output[1] = s1; output[2] = s2; output[3] = s3;
+        float sum = TVec.Sum(TVec.Add(TVec.Add(a0, a1), TVec.Add(a2, a3)));
+        for (; i < n; i++) sum += x[i] * BFloat16.ToFloat(w[i]);
+        return sum;
     }
 }

@@ -6,7 +6,7 @@ namespace Engine.Kernels.Cpu;
 
 /// <summary>
 /// The linear layer. Decode (one x row) is bound by streaming the weights: output rows are split into
-/// large contiguous blocks, four rows' accumulators at a time. Prefill tiles outputs as (weight-row chunk
+/// large contiguous blocks, each read row by row as one sequential stream. Prefill tiles outputs as (weight-row chunk
 /// x x-row block) so each weight row is loaded once per block and reused for every x row in it.
 /// </summary>
 public sealed unsafe partial class SimdBackend
@@ -45,10 +45,10 @@ public sealed unsafe partial class SimdBackend
         private void MatVec<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
         {
             float* px = x, po = output; void* w = weight; int n = inDim, m = outDim;
-            int quads = m / 4;
-            // A few blocks per thread: contiguous streams, yet a stalled thread's share can be taken over.
-            int tasks = (int)Math.Clamp((long)m * n / MinParallelWork, 1, Math.Min(Math.Max(1, quads), backend.Threads * 4));
-            int perTask = (quads + tasks - 1) / tasks;
+            // A few contiguous row ranges per thread: each one sequential stream, yet a stalled thread's
+            // share can be taken over.
+            int tasks = (int)Math.Clamp((long)m * n / MinParallelWork, 1, Math.Min(m, backend.Threads * 4));
+            int perTask = (m + tasks - 1) / tasks;
             if (typeof(TElem) == typeof(Bf16Element))
             {
                 // bf16: x split into even/odd halves once, so each weight block is one load and no shuffle.
@@ -66,9 +66,9 @@ public sealed unsafe partial class SimdBackend
                     float* xs = split;
                     backend.RunTasks(tasks, (long)m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
                     {
-                        int end = Math.Min(quads, (t + 1) * perTask);
-                        for (int q = t * perTask; q < end; q++)
-                            LinearKernels.Rows1x4Bf16<TVec>(px, xs, (ushort*)w, 4L * q, n, po + 4L * q);
+                        int end = Math.Min(m, (t + 1) * perTask);
+                        for (int o = t * perTask; o < end; o++)
+                            po[o] = LinearKernels.StreamRowBf16<TVec>(px, xs, (ushort*)w + (long)o * n, n);
                     });
                 }
                 finally
@@ -80,12 +80,11 @@ public sealed unsafe partial class SimdBackend
             {
                 backend.RunTasks(tasks, (long)m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
                 {
-                    int end = Math.Min(quads, (t + 1) * perTask);
-                    for (int q = t * perTask; q < end; q++)
-                        LinearKernels.Rows1x4<TVec, TElem>(px, w, 4L * q, n, po + 4L * q);
+                    int end = Math.Min(m, (t + 1) * perTask);
+                    for (int o = t * perTask; o < end; o++)
+                        po[o] = LinearKernels.StreamRow<TVec, TElem>(px, w, (long)o * n, n);
                 });
             }
-            for (int o = quads * 4; o < m; o++) po[o] = RowKernels.Dot<TVec, TElem>(px, w, (long)o * n, n);
         }
 
         private void MatMul<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
