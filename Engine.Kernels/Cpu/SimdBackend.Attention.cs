@@ -101,19 +101,21 @@ public sealed unsafe partial class SimdBackend
         }
     }
 
+    /// <summary>Slots scored together before one softmax update: amortises the max/exp/rescale work.</summary>
+    private const int AttentionChunk = 256;
+
     /// <summary>
     /// Online softmax of the group's query heads (q: [group, headDim]) over slots [start, end) of one KV
     /// head: leaves the running max m[group], the sum of exponentials l[group] and the unnormalized
     /// weighted value sum acc[group, headDim]. An empty range leaves m = -inf, l = 0, acc = 0. Slots go in
-    /// blocks within a page: scores four slots at a time, one rescale of acc per block, and acc held in
-    /// registers while the block's values are added into it.
+    /// chunks of up to <see cref="AttentionChunk"/>: every head's scores for the chunk (four slots at a
+    /// time, page by page), one softmax update per head, then the chunk's values added into acc.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttendRange<TVec, TElem>(float* q, AttentionShape shape, KvPool pool, int* pages, int kvHead, int start, int end,
         float* m, float* l, float* acc)
         where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
     {
-        const int Block = 32;
         int group = shape.GroupSize, dim = shape.HeadDim, pageSize = pool.PageSize;
         void* keys = PointerOf(pool.Keys), values = PointerOf(pool.Values);
         for (int h = 0; h < group; h++) { m[h] = float.NegativeInfinity; l[h] = 0; }
@@ -121,28 +123,40 @@ public sealed unsafe partial class SimdBackend
         // The softmax scale folded into a copy of q once, instead of into every score.
         float* scaledQ = stackalloc float[group * dim];
         TensorPrimitives.Multiply(new ReadOnlySpan<float>(q, group * dim), shape.Scale, new Span<float>(scaledQ, group * dim));
-        float* scores = stackalloc float[Block];
-        for (int slot = start; slot < end;)
+        float* scores = stackalloc float[group * AttentionChunk];
+        for (int chunk = start; chunk < end; chunk += AttentionChunk)
         {
-            int page = pages[slot / pageSize], inPage = slot % pageSize;
-            int n = Math.Min(Block, Math.Min(pageSize - inPage, end - slot));
-            long rowOffset = pool.Offset(page, kvHead, inPage);
+            int n = Math.Min(AttentionChunk, end - chunk);
+            for (int j = 0; j < n;)
+            {
+                int slot = chunk + j, inPage = slot % pageSize, rows = Math.Min(pageSize - inPage, n - j);
+                long rowOffset = pool.Offset(pages[slot / pageSize], kvHead, inPage);
+                for (int h = 0; h < group; h++)
+                {
+                    float* qh = scaledQ + h * dim, sh = scores + h * AttentionChunk + j;
+                    int r = 0;
+                    for (; r + 4 <= rows; r += 4) RowKernels.Dot4<TVec, TElem>(qh, keys, rowOffset + (long)r * dim, dim, dim, sh + r);
+                    for (; r < rows; r++) sh[r] = RowKernels.Dot<TVec, TElem>(qh, keys, rowOffset + (long)r * dim, dim);
+                }
+                j += rows;
+            }
             for (int h = 0; h < group; h++)
             {
-                float* qh = scaledQ + h * dim;
-                int j = 0;
-                for (; j + 4 <= n; j += 4) RowKernels.Dot4<TVec, TElem>(qh, keys, rowOffset + (long)j * dim, dim, dim, scores + j);
-                for (; j < n; j++) scores[j] = RowKernels.Dot<TVec, TElem>(qh, keys, rowOffset + (long)j * dim, dim);
-                var blockScores = new Span<float>(scores, n);
-                float newMax = MathF.Max(m[h], TensorPrimitives.Max(blockScores));
+                float* sh = scores + h * AttentionChunk;
+                float newMax = SimdMath.Max<TVec>(sh, n, m[h]);
                 float keep = MathF.Exp(m[h] - newMax);
-                TensorPrimitives.Subtract(blockScores, newMax, blockScores);
-                TensorPrimitives.Exp(blockScores, blockScores);
-                l[h] = l[h] * keep + TensorPrimitives.Sum(blockScores);
+                l[h] = l[h] * keep + SimdMath.ExpShiftedAndSum<TVec>(sh, n, newMax);
                 m[h] = newMax;
-                RowKernels.AccumulateRows<TVec, TElem>(acc + h * dim, keep, scores, values, rowOffset, n, dim);
+                if (keep != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + h * dim, dim), keep, new Span<float>(acc + h * dim, dim));
             }
-            slot += n;
+            for (int j = 0; j < n;)
+            {
+                int slot = chunk + j, inPage = slot % pageSize, rows = Math.Min(pageSize - inPage, n - j);
+                long rowOffset = pool.Offset(pages[slot / pageSize], kvHead, inPage);
+                for (int h = 0; h < group; h++)
+                    RowKernels.AccumulateRows<TVec, TElem>(acc + h * dim, 1f, scores + h * AttentionChunk + j, values, rowOffset, rows, dim);
+                j += rows;
+            }
         }
     }
 }

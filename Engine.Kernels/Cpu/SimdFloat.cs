@@ -29,6 +29,13 @@ internal unsafe interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
     static abstract float Sum(TSelf v);
     static abstract void Store(TSelf v, float* p);
+    /// <summary>The hardware maximum (no IEEE NaN/-0 fix-ups: callers have neither).</summary>
+    static abstract TSelf Max(TSelf a, TSelf b);
+    /// <summary>
+    /// 2^k for lanes v = 1.5 * 2^23 + k (a float whose low mantissa bits hold the integer k, k in
+    /// [-126, 127]): k shifted into the exponent field, no float-to-int conversion.
+    /// </summary>
+    static abstract TSelf Pow2OfLowBits(TSelf v);
 }
 
 /// <summary>Shared bit tricks for widening f16 lanes.</summary>
@@ -82,6 +89,9 @@ internal readonly unsafe struct Simd512 : ISimdFloat<Simd512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512 MultiplyAdd(Simd512 a, Simd512 b, Simd512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Simd512 v) => Vector512.Sum(v.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Simd512 v, float* p) => v.V.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512 Max(Simd512 a, Simd512 b) => new(Vector512.MaxNative(a.V, b.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Simd512 Pow2OfLowBits(Simd512 v) => new((Vector512.ShiftLeft(v.V.AsInt32(), 23) + Vector512.Create(127 << 23)).AsSingle());
 }
 
 /// <summary>AVX2 (or portable): 8 floats.</summary>
@@ -128,4 +138,7 @@ internal readonly unsafe struct Simd256 : ISimdFloat<Simd256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd256 MultiplyAdd(Simd256 a, Simd256 b, Simd256 c) => new(Vector256.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Simd256 v) => Vector256.Sum(v.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Simd256 v, float* p) => v.V.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd256 Max(Simd256 a, Simd256 b) => new(Vector256.MaxNative(a.V, b.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Simd256 Pow2OfLowBits(Simd256 v) => new((Vector256.ShiftLeft(v.V.AsInt32(), 23) + Vector256.Create(127 << 23)).AsSingle());
 }
