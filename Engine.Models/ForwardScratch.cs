@@ -29,6 +29,15 @@ internal sealed class ForwardScratch : IDisposable
     public DeviceArray K { get; private set; } = null!;
     public DeviceArray V { get; private set; } = null!;
     public DeviceArray Attention { get; private set; } = null!;
+    /// <summary>A decode step's q, k and v side by side [heads * headDim + 2 * kvDim] (the stacked projection's output) and views of each.</summary>
+    public DeviceArray QkvRow { get; private set; } = null!;
+    public DeviceArray QRow { get; private set; } = null!;
+    public DeviceArray KRow { get; private set; } = null!;
+    public DeviceArray VRow { get; private set; } = null!;
+    /// <summary>A decode step's gate and up activations side by side [2 * intermediate] and views of each.</summary>
+    public DeviceArray GateUpRow { get; private set; } = null!;
+    public DeviceArray GateRow { get; private set; } = null!;
+    public DeviceArray UpRow { get; private set; } = null!;
     /// <summary>MLP gate and up activations [rows, intermediate].</summary>
     public DeviceArray Gate { get; private set; } = null!;
     public DeviceArray Up { get; private set; } = null!;
@@ -54,6 +63,11 @@ internal sealed class ForwardScratch : IDisposable
         Gate = Add(DType.F32, r * _config.IntermediateSize);
         Up = Add(DType.F32, r * _config.IntermediateSize);
         Logits = Add(DType.F32, (long)LogitRows * _config.VocabSize);
+        int q = _config.QueryDim, kv = _config.KvDim, inter = _config.IntermediateSize;
+        QkvRow = Add(DType.F32, q + 2 * kv);
+        (QRow, KRow, VRow) = (QkvRow.View(0, q), QkvRow.View(q, kv), QkvRow.View(q + kv, kv));
+        GateUpRow = Add(DType.F32, 2 * inter);
+        (GateRow, UpRow) = (GateUpRow.View(0, inter), GateUpRow.View(inter, inter));
     }
 
     private DeviceArray Add(DType dtype, long length)

@@ -24,6 +24,16 @@ public sealed class LayerWeights : IDisposable
     public DeviceArray? OBias { get; init; }
     /// <summary>post_attention_layernorm [hidden].</summary>
     public required DeviceArray PostAttentionNorm { get; init; }
+    /// <summary>
+    /// q_proj, k_proj and v_proj stacked [heads * headDim + 2 * kvHeads * headDim, hidden], and their biases
+    /// stacked: decoding one token projects q, k and v in one pass over the weights. Q, K and V (and their
+    /// biases) are views of it. Null when the three tensors differ in dtype (then each is its own array).
+    /// </summary>
+    public DeviceArray? Qkv { get; init; }
+    public DeviceArray? QkvBias { get; init; }
+    /// <summary>gate_proj and up_proj stacked [2 * intermediate, hidden] (and biases), as <see cref="Qkv"/>.</summary>
+    public DeviceArray? GateUp { get; init; }
+    public DeviceArray? GateUpBias { get; init; }
     /// <summary>gate_proj and up_proj [intermediate, hidden], down_proj [hidden, intermediate].</summary>
     public required DeviceArray Gate { get; init; }
     public DeviceArray? GateBias { get; init; }
@@ -32,8 +42,11 @@ public sealed class LayerWeights : IDisposable
     public required DeviceArray Down { get; init; }
     public DeviceArray? DownBias { get; init; }
 
+    /// <summary>The arrays this layer owns (stacked arrays once, not their views).</summary>
     public IEnumerable<DeviceArray> All =>
-        new[] { InputNorm, Q, QBias, K, KBias, V, VBias, O, OBias, PostAttentionNorm, Gate, GateBias, Up, UpBias, Down, DownBias }
+        (Qkv is null ? new[] { Q, QBias, K, KBias, V, VBias } : new[] { Qkv, QkvBias })
+            .Concat(new[] { InputNorm, O, OBias, PostAttentionNorm, Down, DownBias })
+            .Concat(GateUp is null ? new[] { Gate, GateBias, Up, UpBias } : new[] { GateUp, GateUpBias })
             .OfType<DeviceArray>();
 
     public void Dispose()

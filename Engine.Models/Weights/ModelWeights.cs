@@ -44,32 +44,36 @@ public sealed class ModelWeights : IDisposable
                 uploaded.Add(array);
                 return array;
             }
-            DeviceArray? Bias(bool present, string projection, long size) =>
-                present ? Tensor(TensorNames.Bias(projection), size) : null;
+            // Projections that read the same input, stacked row-wise into one array (views for each part).
+            Stack Stacked(string[] projections, long[] rows, long inDim, bool biased)
+            {
+                var weights = StackTensors(backend, checkpoint, projections.Select(TensorNames.Weight).ToArray(), rows, inDim, uploaded);
+                var biases = biased ? StackTensors(backend, checkpoint, projections.Select(TensorNames.Bias).ToArray(), rows, 1, uploaded) : null;
+                return new Stack(weights, biases);
+            }
 
             int h = config.HiddenSize, q = config.QueryDim, kv = config.KvDim, inter = config.IntermediateSize;
             var embedding = Tensor(TensorNames.Embedding, config.VocabSize, h);
             var layers = new LayerWeights[config.NumLayers];
             for (int l = 0; l < config.NumLayers; l++)
             {
+                var qkv = Stacked([TensorNames.QProj(l), TensorNames.KProj(l), TensorNames.VProj(l)], [q, kv, kv], h, config.QkvBias);
+                var gateUp = Stacked([TensorNames.GateProj(l), TensorNames.UpProj(l)], [inter, inter], h, config.MlpBias);
                 layers[l] = new LayerWeights
                 {
                     InputNorm = Tensor(TensorNames.InputNorm(l), h),
-                    Q = Tensor(TensorNames.Weight(TensorNames.QProj(l)), q, h),
-                    QBias = Bias(config.QkvBias, TensorNames.QProj(l), q),
-                    K = Tensor(TensorNames.Weight(TensorNames.KProj(l)), kv, h),
-                    KBias = Bias(config.QkvBias, TensorNames.KProj(l), kv),
-                    V = Tensor(TensorNames.Weight(TensorNames.VProj(l)), kv, h),
-                    VBias = Bias(config.QkvBias, TensorNames.VProj(l), kv),
+                    Qkv = qkv.Weights.Whole, QkvBias = qkv.Biases?.Whole,
+                    Q = qkv.Weights.Parts[0], QBias = qkv.Biases?.Parts[0],
+                    K = qkv.Weights.Parts[1], KBias = qkv.Biases?.Parts[1],
+                    V = qkv.Weights.Parts[2], VBias = qkv.Biases?.Parts[2],
                     O = Tensor(TensorNames.Weight(TensorNames.OProj(l)), h, q),
-                    OBias = Bias(config.OutputProjBias, TensorNames.OProj(l), h),
+                    OBias = config.OutputProjBias ? Tensor(TensorNames.Bias(TensorNames.OProj(l)), h) : null,
                     PostAttentionNorm = Tensor(TensorNames.PostAttentionNorm(l), h),
-                    Gate = Tensor(TensorNames.Weight(TensorNames.GateProj(l)), inter, h),
-                    GateBias = Bias(config.MlpBias, TensorNames.GateProj(l), inter),
-                    Up = Tensor(TensorNames.Weight(TensorNames.UpProj(l)), inter, h),
-                    UpBias = Bias(config.MlpBias, TensorNames.UpProj(l), inter),
+                    GateUp = gateUp.Weights.Whole, GateUpBias = gateUp.Biases?.Whole,
+                    Gate = gateUp.Weights.Parts[0], GateBias = gateUp.Biases?.Parts[0],
+                    Up = gateUp.Weights.Parts[1], UpBias = gateUp.Biases?.Parts[1],
                     Down = Tensor(TensorNames.Weight(TensorNames.DownProj(l)), h, inter),
-                    DownBias = Bias(config.MlpBias, TensorNames.DownProj(l), h),
+                    DownBias = config.MlpBias ? Tensor(TensorNames.Bias(TensorNames.DownProj(l)), h) : null,
                 };
             }
             var finalNorm = Tensor(TensorNames.FinalNorm, h);
@@ -90,30 +94,75 @@ public sealed class ModelWeights : IDisposable
         }
     }
 
-    private static DeviceArray UploadTensor(IBackend backend, TensorView view, long[] shape)
+    /// <summary>One array per part, or (Whole) one array holding them all stacked with views as the parts.</summary>
+    private sealed record StackedTensors(DeviceArray? Whole, DeviceArray[] Parts);
+
+    private sealed record Stack(StackedTensors Weights, StackedTensors? Biases);
+
+    /// <summary>
+    /// Uploads tensors of shapes [rows[i], cols] one after the other into one array when they share a
+    /// dtype (each part a view of it), else each into its own array. Every array made is added to
+    /// <paramref name="uploaded"/>.
+    /// </summary>
+    private static StackedTensors StackTensors(IBackend backend, ICheckpoint checkpoint, string[] names, long[] rows, long cols, List<DeviceArray> uploaded)
+    {
+        var views = names.Select(checkpoint.Get).ToArray();
+        long[] Shape(int i) => cols == 1 ? [rows[i]] : [rows[i], cols];
+        if (views.Any(v => v.DType != views[0].DType))
+        {
+            var separate = new DeviceArray[views.Length];
+            for (int i = 0; i < views.Length; i++) uploaded.Add(separate[i] = UploadTensor(backend, views[i], Shape(i)));
+            return new StackedTensors(null, separate);
+        }
+        for (int i = 0; i < views.Length; i++) CheckTensor(views[i], Shape(i));
+        var whole = backend.Allocate(views[0].DType, rows.Sum() * cols);
+        uploaded.Add(whole);
+        var parts = new DeviceArray[views.Length];
+        long offset = 0;
+        for (int i = 0; i < views.Length; i++)
+        {
+            CopyTensor(backend, views[i], whole, offset);
+            parts[i] = whole.View(offset, rows[i] * cols);
+            offset += rows[i] * cols;
+        }
+        return new StackedTensors(whole, parts);
+    }
+
+    private static void CheckTensor(TensorView view, long[] shape)
     {
         if (view.DType is not (DType.F32 or DType.F16 or DType.BF16))
             throw new EngineException($"tensor {view.Name} in {view.File} has dtype {view.DType}; weights must be F32, F16 or BF16");
         if (!view.Shape.SequenceEqual(shape))
             throw new EngineException($"tensor {view.Name} in {view.File} has shape [{string.Join(", ", view.Shape)}], expected [{string.Join(", ", shape)}] from config.json");
+    }
+
+    private static DeviceArray UploadTensor(IBackend backend, TensorView view, long[] shape)
+    {
+        CheckTensor(view, shape);
         var array = backend.Allocate(view.DType, view.ElementCount);
         try
         {
-            // Slices keep each span under 2 GiB (embeddings of large vocabularies can exceed it).
-            const int sliceBytes = 1 << 30;
-            int elementSize = DTypes.SizeOf(view.DType);
-            for (long offset = 0; offset < view.ByteLength; offset += sliceBytes)
-            {
-                var bytes = view.Slice(offset, (int)Math.Min(sliceBytes, view.ByteLength - offset));
-                if (view.DType == DType.F32) backend.Upload(array, MemoryMarshal.Cast<byte, float>(bytes), offset / elementSize);
-                else backend.Upload(array, MemoryMarshal.Cast<byte, ushort>(bytes), offset / elementSize);
-            }
+            CopyTensor(backend, view, array, 0);
             return array;
         }
         catch
         {
             array.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Copies a tensor's elements to the device array from element <paramref name="at"/> on.</summary>
+    private static void CopyTensor(IBackend backend, TensorView view, DeviceArray array, long at)
+    {
+        // Slices keep each span under 2 GiB (embeddings of large vocabularies can exceed it).
+        const int sliceBytes = 1 << 30;
+        int elementSize = DTypes.SizeOf(view.DType);
+        for (long offset = 0; offset < view.ByteLength; offset += sliceBytes)
+        {
+            var bytes = view.Slice(offset, (int)Math.Min(sliceBytes, view.ByteLength - offset));
+            if (view.DType == DType.F32) backend.Upload(array, MemoryMarshal.Cast<byte, float>(bytes), at + offset / elementSize);
+            else backend.Upload(array, MemoryMarshal.Cast<byte, ushort>(bytes), at + offset / elementSize);
         }
     }
 
