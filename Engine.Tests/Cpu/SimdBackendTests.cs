@@ -225,4 +225,24 @@ public sealed class SimdBackendTests
         b.Dispose();
         Assert.That(backend.Name, Does.StartWith("cpu-simd (1 thread, "));
     }
+
+    [Test]
+    public void LargeArraysOnHugePagesAreZeroedWholeAndCountedAtTheirTrueSize()
+    {
+        // 9 MiB + 6 bytes: above the huge-page threshold and not a multiple of 2 MiB.
+        using var backend = new SimdBackend(1);
+        long length = (9L << 20) / 2 + 3;
+        using (var array = backend.Allocate(DType.BF16, length))
+        {
+            Assert.That(backend.AllocatedBytes, Is.EqualTo(length * 2));
+            var ends = new ushort[2];
+            backend.Download<ushort>(array, ends.AsSpan(0, 1), 0);
+            backend.Download<ushort>(array, ends.AsSpan(1, 1), length - 1);
+            Assert.That(ends, Is.All.EqualTo(0));
+            backend.Upload<ushort>(array, new ushort[] { 0x3F80 }, length - 1);
+            backend.Download<ushort>(array, ends.AsSpan(1, 1), length - 1);
+            Assert.That(ends[1], Is.EqualTo(0x3F80));
+        }
+        Assert.That(backend.AllocatedBytes, Is.Zero);
+    }
 }
