@@ -18,7 +18,7 @@ internal static unsafe class LinearKernels
     /// hardware prefetchers stop) measured 15-20% faster than none, alternating in one process on the
     /// Qwen2.5-0.5B bf16 sweep. Shorter distances (1-4 KiB) gained less, 12-16 KiB no more.
     /// </summary>
-    private const long PrefetchBytes = 8 << 10;
+    public const long PrefetchBytes = 8 << 10;
 
     /// <summary>Prefill leftover x row: out[k] = x · w[row0 + k] for k &lt; 4.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -112,31 +112,10 @@ internal static unsafe class LinearKernels
     }
 
     /// <summary>
-    /// Decode: x · w[offset ..] over one weight row, prefetching <see cref="PrefetchBytes"/> ahead. One row
-    /// at a time keeps a thread's reads a single sequential stream, which DRAM serves faster than four
-    /// interleaved rows (measured 20-35% on the decode sweep).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float StreamRow<TVec, TElem>(float* x, void* w, long offset, int n)
-        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
-    {
-        TVec a0 = TVec.Zero, a1 = TVec.Zero;
-        int i = 0;
-        for (; i <= n - 2 * TVec.Count; i += 2 * TVec.Count)
-        {
-            if (Sse.IsSupported) Sse.Prefetch0((byte*)TElem.Address(w, offset + i) + PrefetchBytes);
-            a0 = TVec.MultiplyAdd(TVec.LoadF32(x + i), TElem.Load<TVec>(w, offset + i), a0);
-            a1 = TVec.MultiplyAdd(TVec.LoadF32(x + i + TVec.Count), TElem.Load<TVec>(w, offset + i + TVec.Count), a1);
-        }
-        float sum = TVec.Sum(TVec.Add(a0, a1));
-        for (; i < n; i++) sum += x[i] * TElem.Read(w, offset + i);
-        return sum;
-    }
-
-    /// <summary>
     /// Decode over bf16 weights: x · w[..n] for one row, each 2 * Count-element block read with one plain
-    /// load split into even and odd lanes (no widening shuffle) against the pre-split x; prefetching as
-    /// <see cref="StreamRow{TVec, TElem}"/>.
+    /// load split into even and odd lanes (no widening shuffle) against the pre-split x, prefetching
+    /// <see cref="PrefetchBytes"/> ahead. One row at a time keeps a thread's reads a single sequential
+    /// stream, which DRAM serves faster than four interleaved rows (measured 20-35% on the decode sweep).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float StreamRowBf16<TVec>(float* x, float* xSplit, ushort* w, int n)

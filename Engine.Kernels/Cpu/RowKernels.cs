@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Kernels.Cpu;
 
@@ -15,15 +16,19 @@ internal static unsafe class RowKernels
         for (; i < n; i++) dst[i] = TElem.Read(src, offset + i);
     }
 
-    /// <summary>sum_i x[i] * widen(w[offset + i]) for i &lt; n, f32 accumulation.</summary>
+    /// <summary>
+    /// sum_i x[i] * widen(w[offset + i]) for i &lt; n, f32 accumulation; streaming weights from memory
+    /// (decode) pass <paramref name="prefetchBytes"/> to prefetch that far ahead of the reads.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot<TVec, TElem>(float* x, void* w, long offset, int n)
+    public static float Dot<TVec, TElem>(float* x, void* w, long offset, int n, long prefetchBytes = 0)
         where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
     {
         TVec a0 = TVec.Zero, a1 = TVec.Zero;
         int i = 0;
         for (; i <= n - 2 * TVec.Count; i += 2 * TVec.Count)
         {
+            if (prefetchBytes > 0 && Sse.IsSupported) Sse.Prefetch0((byte*)TElem.Address(w, offset + i) + prefetchBytes);
             a0 = TVec.MultiplyAdd(TVec.LoadF32(x + i), TElem.Load<TVec>(w, offset + i), a0);
             a1 = TVec.MultiplyAdd(TVec.LoadF32(x + i + TVec.Count), TElem.Load<TVec>(w, offset + i + TVec.Count), a1);
         }

@@ -82,7 +82,7 @@ public sealed unsafe partial class SimdBackend
                 {
                     int end = Math.Min(m, (t + 1) * perTask);
                     for (int o = t * perTask; o < end; o++)
-                        po[o] = LinearKernels.StreamRow<TVec, TElem>(px, w, (long)o * n, n);
+                        po[o] = RowKernels.Dot<TVec, TElem>(px, w, (long)o * n, n, LinearKernels.PrefetchBytes);
                 });
             }
         }
