@@ -15,38 +15,10 @@ internal static unsafe class LinearKernels
     /// <summary>
     /// How far ahead of the read position decode prefetches its weight stream. Decode reads each thread's
     /// rows as one sequential stream; a software prefetch 8 KiB ahead (crossing the 4 KiB pages where the
-    /// hardware prefetchers stop) measured 15-20% faster than none, alternating in one process on the
+    /// hardware prefetchers stop) measured 5-20% faster than none (by the hour), alternating in one process on the
     /// Qwen2.5-0.5B bf16 sweep. Shorter distances (1-4 KiB) gained less, 12-16 KiB no more.
     /// </summary>
     public const long PrefetchBytes = 8 << 10;
-
-    /// <summary>Prefill leftover x row: out[k] = x · w[row0 + k] for k &lt; 4.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Rows1x4<TVec, TElem>(float* x, void* w, long row0, int inDim, float* output)
-        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
-    {
-        long o0 = row0 * inDim, o1 = o0 + inDim, o2 = o1 + inDim, o3 = o2 + inDim;
-        TVec a0 = TVec.Zero, a1 = TVec.Zero, a2 = TVec.Zero, a3 = TVec.Zero;
-        int i = 0;
-        for (; i <= inDim - TVec.Count; i += TVec.Count)
-        {
-            TVec xv = TVec.LoadF32(x + i);
-            a0 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o0 + i), a0);
-            a1 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o1 + i), a1);
-            a2 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o2 + i), a2);
-            a3 = TVec.MultiplyAdd(xv, TElem.Load<TVec>(w, o3 + i), a3);
-        }
-        float s0 = TVec.Sum(a0), s1 = TVec.Sum(a1), s2 = TVec.Sum(a2), s3 = TVec.Sum(a3);
-        for (; i < inDim; i++)
-        {
-            float xi = x[i];
-            s0 += xi * TElem.Read(w, o0 + i);
-            s1 += xi * TElem.Read(w, o1 + i);
-            s2 += xi * TElem.Read(w, o2 + i);
-            s3 += xi * TElem.Read(w, o3 + i);
-        }
-        output[0] = s0; output[1] = s1; output[2] = s2; output[3] = s3;
-    }
 
     /// <summary>
     /// Prefill: output[r * outDim + row0 + k] = x[r] · w[row0 + k] for r, k &lt; 4: 16 accumulators, 4 x

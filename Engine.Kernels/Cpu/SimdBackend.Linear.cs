@@ -110,7 +110,7 @@ public sealed unsafe partial class SimdBackend
                 {
                     float* xr = px + (long)row * n, outRow = po + (long)row * m;
                     int o = o0;
-                    for (; o + 4 <= oEnd; o += 4) LinearKernels.Rows1x4<TVec, TElem>(xr, w, o, n, outRow + o);
+                    for (; o + 4 <= oEnd; o += 4) RowKernels.Dot4<TVec, TElem>(xr, w, (long)o * n, n, n, outRow + o);
                     for (; o < oEnd; o++) outRow[o] = RowKernels.Dot<TVec, TElem>(xr, w, (long)o * n, n);
                 }
             });
