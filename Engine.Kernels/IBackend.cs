@@ -103,6 +103,38 @@ public interface IBackend : IDisposable
     /// </summary>
     void Attention(DeviceArray q, KvPool pool, DeviceArray pageTable, int length, DeviceArray output, int queries, AttentionShape shape);
 
+    /// <summary>
+    /// Batched <see cref="KvWrite(KvPool, DeviceArray, DeviceArray, DeviceArray, int, int)"/>: writes each row's key and
+    /// value (F32 [batch.Rows, kvHeads, headDim]) to its own sequence's slot (see <see cref="KvBatchLayer"/>).
+    /// The default runs the per-sequence op once per sequence; backends override it with one dispatch.
+    /// </summary>
+    void KvWrite(KvPool pool, KvBatchLayer batch, DeviceArray keys, DeviceArray values)
+    {
+        long kvDim = (long)pool.KvHeads * pool.HeadDim;
+        for (int s = 0; s < batch.Sequences.Count; s++)
+        {
+            var seq = batch.Sequences[s];
+            KvWrite(pool, batch.PageTable(s), keys.View(seq.FirstRow * kvDim, seq.Rows * kvDim),
+                values.View(seq.FirstRow * kvDim, seq.Rows * kvDim), seq.FirstSlot, seq.Rows);
+        }
+    }
+
+    /// <summary>
+    /// Batched <see cref="Attention(DeviceArray, KvPool, DeviceArray, int, DeviceArray, int, AttentionShape)"/>: row r
+    /// (q F32 [batch.Rows, heads, headDim]) attends to slots [0, RowSlot[r]] of its own sequence's layer;
+    /// output F32 [batch.Rows, heads * headDim]. The default runs the per-sequence op once per sequence.
+    /// </summary>
+    void Attention(DeviceArray q, KvPool pool, KvBatchLayer batch, DeviceArray output, AttentionShape shape)
+    {
+        long qDim = (long)shape.Heads * shape.HeadDim;
+        for (int s = 0; s < batch.Sequences.Count; s++)
+        {
+            var seq = batch.Sequences[s];
+            Attention(q.View(seq.FirstRow * qDim, seq.Rows * qDim), pool, batch.PageTable(s), seq.FirstSlot + seq.Rows,
+                output.View(seq.FirstRow * qDim, seq.Rows * qDim), seq.Rows, shape);
+        }
+    }
+
     /// <summary>Index of the largest of the first count elements of x (F32); ties go to the lowest index.</summary>
     int Argmax(DeviceArray x, int count);
 }
