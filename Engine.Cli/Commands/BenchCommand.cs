@@ -26,9 +26,9 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
-        var device = new Option<string>("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
-        var threads = new Option<int>("--threads") { Description = "CPU worker threads (0: all cores)" };
+        var model = CommonOptions.Model();
+        var device = CommonOptions.Device();
+        var threads = CommonOptions.Threads();
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
@@ -47,13 +47,13 @@ internal static class BenchCommand
         {
             var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
-            var lagKv = kvPolicy.ParseLagKv(pr);
+            var kvSettings = kvPolicy.Read(pr, KvPolicyOptions.RecommendationFor(pr.GetValue(model)!));
+            var lagKv = kvSettings.LagKv;
             if (pr.GetValue(probeMiB) < 16) throw new EngineException($"--bandwidth-probe-mib must be at least 16, got {pr.GetValue(probeMiB)}");
-            if (pr.GetValue(threads) < 0) throw new EngineException($"--threads must be 0 (all cores) or positive, got {pr.GetValue(threads)}");
             var options = new EngineOptions
             {
                 Device = pr.GetValue(device)!,
-                Threads = pr.GetValue(threads),
+                Threads = CommonOptions.ReadThreads(pr, threads),
                 ContextLimit = settings.PromptTokens + settings.GenTokens,
             };
             bool random = pr.GetValue(randomWeights);
@@ -69,7 +69,9 @@ internal static class BenchCommand
             bool cpu;
             using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
             {
-                policy = kvPolicy.Resolve(pr, engine.Config.NumLayers);
+                policy = kvSettings.Create(engine.Config.NumLayers);
+                if (kvSettings.CompressionWarning(settings.PromptTokens + settings.GenTokens, "the benchmark's requests") is { } warning)
+                    pr.InvocationConfiguration.Error.WriteLine(warning);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
                 try
                 {

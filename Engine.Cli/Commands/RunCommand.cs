@@ -20,7 +20,7 @@ namespace Engine.Cli.Commands;
 /// </summary>
 internal static class RunCommand
 {
-    private static readonly Option<string> Model = new("--model") { Description = "Model: registry name, Hugging Face repo id or folder", Required = true };
+    private static readonly Option<string> Model = CommonOptions.Model();
     private static readonly Option<string?> Prompt = new("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer, BOS added as it does)" };
     private static readonly Option<string?> PromptIds = new("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3" };
     private static readonly Option<bool> Chat = new("--chat") { Description = "Interactive chat through the model's chat template: one message per stdin line; an empty line or EOF ends" };
@@ -37,11 +37,11 @@ internal static class RunCommand
     private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
     private static readonly KvPolicyOptions KvPolicy = new();
     private static readonly TemplateVariableOptions TemplateInputs = new();
-    private static readonly Option<string> Device = new("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<string> Device = CommonOptions.Device();
     private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
     private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
     private static readonly Option<string?> KvDType = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
-    private static readonly Option<int> Threads = new("--threads") { Description = "CPU backend worker threads (0: all cores)" };
+    private static readonly Option<int> Threads = CommonOptions.Threads();
     private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object with ids, text, finish reason, timings and KV statistics" };
     private static readonly Option<int> Logprobs = new("--logprobs") { Description = $"Report the top K log-probabilities per token (K <= {TopLogprobs.MaxK}; with --json)" };
 
@@ -71,10 +71,13 @@ internal static class RunCommand
         int logprobs = parsed.GetValue(Logprobs);
         if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");
         if (parsed.GetValue(Chat) && parsed.GetValue(Json)) throw new EngineException("--json prints one request's result; it cannot be combined with --chat");
-        var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), KvPolicy.ParseLagKv(parsed));
+        string model = parsed.GetValue(Model)!;
+        var kvSettings = KvPolicy.Read(parsed, KvPolicyOptions.RecommendationFor(model));
+        var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), kvSettings.LagKv);
 
-        using var engine = InferenceEngine.Load(parsed.GetValue(Model)!, engineOptions);
-        var policy = KvPolicy.Resolve(parsed, engine.Config.NumLayers);
+        using var engine = InferenceEngine.Load(model, engineOptions);
+        var policy = kvSettings.Create(engine.Config.NumLayers);
+        if (kvSettings.CompressionWarning(engine.ContextLimit, "the model's context") is { } warning) stderr.WriteLine(warning);
         using var disposablePolicy = policy.Policy as IDisposable;
         var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
         options.Validate();
@@ -142,8 +145,7 @@ internal static class RunCommand
             kvDType = DTypes.TryParse(kvText, out var t) ? t : throw new EngineException($"--kv-dtype: '{kvText}' is not one of f32, f16, bf16");
         int pageSize = parsed.GetValue(PageSize);
         if (pageSize <= 0 || (pageSize & (pageSize - 1)) != 0) throw new EngineException($"--page-size must be a power of two, got {pageSize}");
-        int threads = parsed.GetValue(Threads);
-        if (threads < 0) throw new EngineException($"--threads must be >= 0, got {threads}");
+        int threads = CommonOptions.ReadThreads(parsed, Threads);
         return new EngineOptions
         {
             Device = parsed.GetValue(Device)!,

@@ -17,7 +17,7 @@ internal static class TemplateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder (tokenizer_config.json and/or chat_template.jinja suffice)", Required = true };
+        var model = CommonOptions.Model($"{CommonOptions.ModelDescription} (tokenizer_config.json and/or chat_template.jinja suffice)");
         var messages = new Option<string>("--messages") { Description = "JSON file: an array of messages ({\"role\", \"content\", ...}) or an object with a \"messages\" array", Required = true };
         var noGenerationPrompt = new Option<bool>("--no-generation-prompt") { Description = "Render without the assistant generation prompt (add_generation_prompt=false)" };
         var templateInputs = new TemplateVariableOptions();

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Engine.Cli.Options;
+using Engine.Core.Kv.LagKv;
 using Engine.Models.Generation;
 using Engine.Models.Kv;
 
@@ -22,16 +23,7 @@ public static class KvPolicyJson
             ["compression_ratio"] = physical == 0 ? 1.0 : Math.Round((double)logical / physical, 4),
             ["kv_bytes_saved"] = (logical - physical) * bytesPerSlot,
         };
-        if (choice.LagKv is { } o)
-            result["lagkv"] = new JsonObject
-            {
-                ["retention"] = o.Retention,
-                ["lag_size"] = o.LagSize,
-                ["sink_size"] = o.SinkSize,
-                ["keep_per_partition"] = o.KeepPerPartition,
-                ["mode"] = o.Mode.ToString().ToLowerInvariant(),
-                ["skip_layers"] = new JsonArray(o.SkipLayers.Order().Select(l => (JsonNode)l).ToArray()),
-            };
+        if (choice.LagKv is not null) result["lagkv"] = choice.LagKv.ToJson();
         var layers = new JsonArray();
         IReadOnlyList<LagKvLayerStats>? lagStats = (choice.Policy as LagKvPolicy)?.LastSequenceStats(stats.Layers);
         for (int i = 0; i < stats.Layers.Count; i++)

@@ -84,7 +84,7 @@ public class EvalKvCommandTests
     }
 
     [TestCase("--policy", "snapkv,bogus", "error: --policy 'bogus'")]
-    [TestCase("--ratios", "3", "error: --lagkv '3'")]
+    [TestCase("--ratios", "3", "error: --ratios '3'")]
     [TestCase("--text", "/nonexistent/text.txt", "error: --text '/nonexistent/text.txt': file not found")]
     public void BadArgumentsGiveOneLineErrors(string option, string value, string message)
     {
