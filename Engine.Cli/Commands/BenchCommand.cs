@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Engine.Core;
 using Engine.Core.Checkpoints;
 using Engine.Core.Config;
@@ -91,13 +90,13 @@ internal static class BenchCommand
 
             report = report with { Result = result };
             var jsonObject = report.ToJson(policy.Name, policy.LagKv, prefill.Description);
-            if (asJson) output.WriteLine(jsonObject.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (asJson) output.WriteLine(jsonObject.ToJsonString(CliJson.Indented));
             else
             {
                 WriteTable(result, output);
                 KvBenchTable.Write(report, policy.Name, output);
             }
-            if (pr.GetValue(record) is { } file) Append(file, jsonObject.ToJsonString());
+            if (pr.GetValue(record) is { } file) Append(file, jsonObject.ToJsonString(CliJson.Compact));
             return 0;
         }));
         return command;

@@ -1,14 +1,13 @@
 using System.CommandLine;
 using System.Text.Json;
 using Engine.Kernels;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
 /// <summary>`engine doctor`: the CUDA/OpenCL devices ILGPU sees and the CPU's SIMD support; never fails on a missing driver.</summary>
 internal static class DoctorCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
-
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "Print the inventory as JSON" };
@@ -18,7 +17,7 @@ internal static class DoctorCommand
         {
             var output = pr.InvocationConfiguration.Output;
             var inventory = DeviceInventory.Probe();
-            if (pr.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { inventory.Cuda, inventory.OpenCL, inventory.Cpu, inventory.Problems, AutoDevice = AutoDevice(inventory) }, Json));
+            if (pr.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { inventory.Cuda, Opencl = inventory.OpenCL, inventory.Cpu, inventory.Problems, AutoDevice = AutoDevice(inventory) }, CliJson.Indented));
             else WriteText(output, inventory);
             return 0;
         }));

@@ -6,6 +6,7 @@ using Engine.Core.Kv.LagKv;
 using Engine.Models.Evaluation;
 using Spectre.Console;
 using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -121,7 +122,7 @@ internal static class EvalKvCommand
                 finalKvSlots = r.FinalKvSlots, achievedRatio = r.AchievedRatio,
             }),
         };
-        output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+        output.WriteLine(JsonSerializer.Serialize(document, CliJson.Indented));
     }
 
     private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);

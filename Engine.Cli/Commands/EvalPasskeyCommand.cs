@@ -8,6 +8,7 @@ using Engine.Models.Generation;
 using Engine.Models.Kv;
 using Spectre.Console;
 using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -164,7 +165,7 @@ internal static class EvalPasskeyCommand
                 answer = o.Answer, exactMatch = o.ExactMatch, partialMatch = o.PartialMatch,
             }),
         };
-        output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+        output.WriteLine(JsonSerializer.Serialize(document, CliJson.Indented));
     }
 
     private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);

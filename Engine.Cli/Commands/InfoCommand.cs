@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Core;
 using Engine.Core.Config;
 using Engine.Core.Hub;
 using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -26,7 +26,7 @@ internal static class InfoCommand
             var info = ModelInfo.Inspect(ModelLocator.ResolveFolder(pr.GetValue(model)!));
             DType kv = ParseKvDType(pr.GetValue(kvDType)) ?? info.Config.DType;
             var output = pr.InvocationConfiguration.Output;
-            if (pr.GetValue(json)) output.WriteLine(ToJson(info, kv).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (pr.GetValue(json)) output.WriteLine(ToJson(info, kv).ToJsonString(CliJson.Indented));
             else WriteText(info, kv, output);
             return 0;
         }));

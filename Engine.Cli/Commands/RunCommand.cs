@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Engine.Cli.Formatting;
 using Engine.Cli.Options;
@@ -229,6 +228,6 @@ internal static class RunCommand
             document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
         if (c.Logprobs.Count > 0)
             document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
-        return JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        return JsonSerializer.Serialize(document, CliJson.Compact);
     }
 }

@@ -1,11 +1,10 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Core;
 using Engine.Cli.Options;
 using Engine.Core.Hub;
 using Engine.Core.Text.Templates;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -36,8 +35,7 @@ internal static class TemplateCommand
             var output = pr.InvocationConfiguration.Output;
             if (pr.GetValue(json))
             {
-                var options = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-                output.WriteLine(new JsonObject { ["text"] = text }.ToJsonString(options));
+                output.WriteLine(new JsonObject { ["text"] = text }.ToJsonString(CliJson.Compact));
             }
             else output.Write(text);
             return 0;

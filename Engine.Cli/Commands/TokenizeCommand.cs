@@ -1,10 +1,10 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Engine.Core;
 using Engine.Core.Hub;
 using Engine.Core.Text;
 using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -38,7 +38,7 @@ internal static class TokenizeCommand
             if (parsed.GetValue(json))
             {
                 var document = new { ids, tokens = ids.Select(tokenizer.IdToToken).ToArray() };
-                output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                output.WriteLine(JsonSerializer.Serialize(document, CliJson.Compact));
             }
             else
             {

@@ -19,7 +19,9 @@ public class BenchKvPolicyTests
     {
         var (code, output, error) = Run([.. args, "--json"]);
         Assert.That(code, Is.EqualTo(0), error);
-        return JsonDocument.Parse(output).RootElement.Clone();
+        var root = JsonDocument.Parse(output).RootElement.Clone();
+        JsonKeys.AssertSnakeCase(root);
+        return root;
     }
 
     [Test]

@@ -32,6 +32,7 @@ public class RunCommandTests
         Assert.That(code, Is.EqualTo(0), error);
         using var doc = JsonDocument.Parse(output);
         var root = doc.RootElement;
+        JsonKeys.AssertSnakeCase(root);
         Assert.That(root.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()), Is.EqualTo(expectedIds));
         Assert.That(root.GetProperty("prompt_tokens").GetInt32(), Is.EqualTo(1));
         Assert.That(root.GetProperty("finish_reason").GetString(), Is.EqualTo("length"));
