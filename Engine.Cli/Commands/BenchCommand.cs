@@ -46,6 +46,7 @@ internal static class BenchCommand
         {
             var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
+            var stderr = pr.InvocationConfiguration.Error;
             var kvSettings = kvPolicy.Read(pr, KvPolicyOptions.RecommendationFor(pr.GetValue(model)!));
             var lagKv = kvSettings.LagKv;
             if (pr.GetValue(probeMiB) < 16) throw new EngineException($"--bandwidth-probe-mib must be at least 16, got {pr.GetValue(probeMiB)}");
@@ -53,7 +54,6 @@ internal static class BenchCommand
             {
                 Device = pr.GetValue(device)!,
                 Threads = CommonOptions.ReadThreads(pr, threads),
-                ContextLimit = settings.PromptTokens + settings.GenTokens,
             };
             bool random = pr.GetValue(randomWeights);
             string? dtypeText = pr.GetValue(dtype);
@@ -61,12 +61,20 @@ internal static class BenchCommand
                 throw new EngineException("--dtype applies to --random-weights; a checkpoint's weights keep the dtype they are stored in");
             var output = pr.InvocationConfiguration.Output;
             bool asJson = pr.GetValue(json);
+            // The shape first (cheap), so a request beyond the model's context fails before minutes of loading.
+            string name = pr.GetValue(model)!;
+            ModelConfig config = random ? RandomConfig(name) : ModelConfigLoader.Load(ModelLocator.ResolveFolder(name));
+            bool contextGiven = pr.GetValue(context) is not null;
+            settings = BenchContext.Fit(settings, contextGiven || pr.GetResult(promptTokens) is { Implicit: false }, contextGiven, config.MaxPositionEmbeddings, name);
+            options = options with { ContextLimit = settings.PromptTokens + settings.GenTokens };
+            DType? randomDType = random && dtypeText is not null ? ParseRandomDType(dtypeText) : null;
 
             KvBenchReport report;
             KvPolicyChoice policy;
             PrefillSchedule prefill = lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv);
             bool cpu;
-            using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
+            stderr.WriteLine($"bench: loading {name}{(random ? " (random weights)" : "")}...");
+            using (var engine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, options) : InferenceEngine.Load(name, options))
             {
                 policy = kvSettings.Create(engine.Config.NumLayers);
                 if (kvSettings.CompressionWarning(settings.PromptTokens + settings.GenTokens, "the benchmark's requests") is { } warning)
@@ -79,13 +87,14 @@ internal static class BenchCommand
                         if (!asJson)
                             output.WriteLine(FormattableString.Invariant(
                                 $"  {(policy.Policy is null ? "" : side + " ")}run {r + 1}: prefill {stats.PrefillTokensPerSecond:F1} tok/s, decode {stats.DecodeTokensPerSecond:F1} tok/s, ttft {stats.TimeToFirstTokenMs:F0} ms"));
-                    });
+                    }, progress: phase => stderr.WriteLine($"bench: {phase}..."));
                 }
                 finally { (policy.Policy as IDisposable)?.Dispose(); }
                 cpu = engine.Backend.Kind == BackendKind.SimdCpu;
             }
             // Measured after the model is freed, so its buffer neither competes with the weights nor counts in the peak above.
             var result = report.Result;
+            if (cpu) stderr.WriteLine($"bench: measuring memory bandwidth ({pr.GetValue(probeMiB)} MiB read)...");
             if (cpu) result = result with { MeasuredBandwidthGbps = MemoryBandwidthProbe.MeasureRead((long)pr.GetValue(probeMiB) << 20, result.Threads).MedianGbps };
 
             report = report with { Result = result };
@@ -102,20 +111,23 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>An engine over random weights: the config from a local folder, else models.json, else the hub cache.</summary>
-    private static InferenceEngine LoadRandom(string model, string? dtypeText, EngineOptions options)
-    {
-        ModelConfig config = Directory.Exists(model)
+    /// <summary>The shape of a random-weights model: the config from a local folder, else models.json, else the hub cache.</summary>
+    private static ModelConfig RandomConfig(string model) =>
+        Directory.Exists(model)
             ? ModelConfigLoader.Load(model)
             : ModelRegistry.Default.Find(model)?.Config ?? ModelConfigLoader.Load(ModelLocator.ResolveFolder(model));
-        DType dtype = config.DType;
-        if (dtypeText is not null && !(DTypes.TryParse(dtypeText, out dtype) && dtype != DType.I32))
-            throw new EngineException($"--dtype '{dtypeText}' is not one of bf16, f16, f32");
-        config = config with { DType = dtype };
+
+    /// <summary>--dtype of --random-weights: bf16, f16 or f32.</summary>
+    private static DType ParseRandomDType(string text) =>
+        DTypes.TryParse(text, out var dtype) && dtype != DType.I32 ? dtype : throw new EngineException($"--dtype '{text}' is not one of bf16, f16, f32");
+
+    /// <summary>An engine over random weights of <paramref name="config"/>'s shape and dtype.</summary>
+    private static InferenceEngine LoadRandom(string model, ModelConfig config, EngineOptions options)
+    {
         var backend = BackendFactory.Create(options.Device, options.Threads);
         try
         {
-            using var checkpoint = new RandomCheckpoint(config, dtype);
+            using var checkpoint = new RandomCheckpoint(config, config.DType);
             return InferenceEngine.Create(model, backend, checkpoint, config, options: options, ownsBackend: true);
         }
         catch

@@ -62,6 +62,8 @@ public sealed class KvPolicyOptions
         if (!KvPolicyFactory.Names.Contains(name))
             throw new EngineException($"--kv-policy: unknown policy '{parsed.GetValue(Policy)}'; the policies are {string.Join(", ", KvPolicyFactory.Names)}");
         if (name != "full" && options is null) throw new EngineException($"--kv-policy {name} needs a budget: give --lagkv (e.g. --lagkv 4x)");
+        // Checked before any model is loaded; skip-layer indices once its layer count is known (Create).
+        options?.Validate(layerCount: int.MaxValue);
         return new KvPolicySettings(name, options);
     }
 

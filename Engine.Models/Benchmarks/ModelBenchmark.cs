@@ -44,7 +44,9 @@ public static class ModelBenchmark
         };
 
         // Warm-up: every code path (prefill chunk, decode step) once, outside the timings.
-        Drain(engine.Generate(prompt.AsSpan(0, Math.Min(prompt.Length, 8)).ToArray(), options with { MaxTokens = 2 }), cancellation);
+        var progress = workload?.Progress;
+        progress?.Invoke("warm-up");
+        Drain(engine.Generate(prompt.AsSpan(0, Math.Min(prompt.Length, 8)).ToArray(), options with { MaxTokens = 2 }), cancellation, null);
 
         var prefill = new List<double>();
         var decode = new List<double>();
@@ -53,7 +55,9 @@ public static class ModelBenchmark
         {
             workload?.BeforeRepetition?.Invoke(r);
             var completion = engine.Generate(prompt, options);
-            Drain(completion, cancellation);
+            progress?.Invoke($"prefill of {settings.PromptTokens} tokens");
+            Drain(completion, cancellation, progress is null ? null : () => progress(FormattableString.Invariant(
+                $"decode of {settings.GenTokens} tokens (prefill took {completion.Stats.PrefillMs / 1000:F1} s)")));
             var stats = completion.Stats;
             prefill.Add(stats.PrefillTokensPerSecond);
             decode.Add(stats.DecodeTokensPerSecond);
@@ -91,9 +95,14 @@ public static class ModelBenchmark
         };
     }
 
-    private static void Drain(Completion completion, CancellationToken cancellation)
+    /// <param name="onFirstToken">Called once the prefill is done (at the first token).</param>
+    private static void Drain(Completion completion, CancellationToken cancellation, Action? onFirstToken)
     {
-        foreach (var _ in completion.Run(cancellation)) { }
+        foreach (var _ in completion.Run(cancellation))
+        {
+            onFirstToken?.Invoke();
+            onFirstToken = null;
+        }
         if (completion.FinishReason == FinishReason.Cancelled) throw new OperationCanceledException("benchmark cancelled");
     }
 }
