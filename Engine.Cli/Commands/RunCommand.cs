@@ -81,7 +81,7 @@ internal static class RunCommand
         var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
         options.Validate();
 
-        using var cancellation = new CancellationTokenSource();
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(CliApp.Cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
         Console.CancelKeyPress += onCancel;
         try
@@ -106,7 +106,7 @@ internal static class RunCommand
                 stdout.WriteLine();
                 stderr.WriteLine(Summary(completion));
             }
-            return 0;
+            return Outcome(completion, stderr);
         }
         finally
         {
@@ -132,9 +132,29 @@ internal static class RunCommand
             }
             stdout.WriteLine();
             stderr.WriteLine(Summary(completion));
+            if (completion.FinishReason is not (FinishReason.Eos or FinishReason.Stop or FinishReason.Length or FinishReason.Context))
+                return Outcome(completion, stderr);
             messages.Add(new ChatMessage("assistant", completion.Text));
         }
-        return 0;
+        return cancellation.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// The exit code of a finished request (README "Exit codes"); a request cut short also gets its
+    /// one-line reason on stderr. Its output was printed before, whatever the reason.
+    /// </summary>
+    private static int Outcome(Completion completion, TextWriter stderr)
+    {
+        var reason = completion.FinishReason;
+        if (reason is FinishReason.KvExhausted or FinishReason.Error)
+            stderr.WriteLine($"error: {completion.FinishMessage}");
+        return reason switch
+        {
+            FinishReason.Cancelled => ExitCodes.Interrupted,
+            FinishReason.KvExhausted => ExitCodes.KvExhausted,
+            FinishReason.Error => ExitCodes.GenerationError,
+            _ => ExitCodes.Ok,
+        };
     }
 
     private static EngineOptions ReadEngineOptions(ParseResult parsed)
@@ -192,8 +212,9 @@ internal static class RunCommand
     private static string Summary(Completion c)
     {
         var s = c.Stats;
+        string prefilled = s.PrefillTokens < s.PromptTokens ? $"{s.PrefillTokens} of {s.PromptTokens} tokens in " : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
+            $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {prefilled}{s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
     private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
@@ -204,6 +225,7 @@ internal static class RunCommand
             ["model"] = engine.Name,
             ["device"] = engine.Backend.Name,
             ["prompt_tokens"] = s.PromptTokens,
+            ["prefill_tokens"] = s.PrefillTokens,
             ["tokens"] = c.TokenIds,
             ["text"] = c.Text,
             ["finish_reason"] = c.FinishReason?.Name(),

@@ -27,10 +27,20 @@ public sealed class PageAllocator
     public int Allocate()
     {
         if (!_free.TryPop(out int page))
-            throw new EngineException(
-                $"KV cache pool exhausted: all {PageCount} pages ({PageCount * BytesPerPage / (1024.0 * 1024.0):F1} MiB) are in use; raise --kv-memory, shorten the prompt or lower --max-tokens");
+            throw new KvExhaustedException(
+                $"KV cache pool exhausted: all {PageCount} pages ({PoolSize()}) are in use; raise --kv-memory, shorten the prompt or lower --max-tokens");
         _inUse[page] = true;
         return page;
+    }
+
+    /// <summary>The pool's size for messages, in the largest binary unit that keeps a whole number in front (20.0 KiB, 1.5 GiB).</summary>
+    private string PoolSize()
+    {
+        double bytes = PageCount * (double)BytesPerPage;
+        string[] units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+        int unit = 0;
+        while (bytes >= 1024 && unit < units.Length - 1) { bytes /= 1024; unit++; }
+        return unit == 0 ? $"{bytes:0} bytes" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes:0.0} {units[unit]}");
     }
 
     public void Free(int page)

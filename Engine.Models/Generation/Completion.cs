@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Engine.Core;
+using Engine.Core.Kv;
 using Engine.Core.Sampling;
 using Engine.Kernels;
 using Engine.Models.Kv;
@@ -63,6 +64,8 @@ public sealed class Completion
     public IReadOnlyList<IReadOnlyList<TokenLogprob>> Logprobs => _logprobs;
     /// <summary>Null while running.</summary>
     public FinishReason? FinishReason { get; private set; }
+    /// <summary>Why generation stopped short, one line: set with <see cref="Generation.FinishReason.KvExhausted"/> and <see cref="Generation.FinishReason.Error"/>.</summary>
+    public string? FinishMessage { get; private set; }
     public GenerationStats Stats { get; }
 
     /// <summary>Streams the tokens; cancelling ends the stream with <see cref="Generation.FinishReason.Cancelled"/> instead of throwing.</summary>
@@ -104,7 +107,9 @@ public sealed class Completion
                 if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
                 bool last = done + size == _prompt.Length;
                 logits = Step(sequence, done, size, new ForwardStep(true, last));
+                if (logits is null) { Finish(Generation.FinishReason.KvExhausted); yield break; }
                 done += size;
+                Stats.PrefillTokens = done;
             }
 
             while (true)
@@ -112,7 +117,9 @@ public sealed class Completion
                 int token;
                 IReadOnlyList<TokenLogprob>? top;
                 try { token = Choose(logits!, sampler, history, out top); }
+                catch (NonFiniteLogitsException e) { FinishMessage = e.Message; token = -1; top = null; }
                 catch { _failed = true; throw; }
+                if (token < 0) { Finish(Generation.FinishReason.Error); yield break; }
                 if (_generated.Count == 0)
                 {
                     _model.Backend.Synchronize();
@@ -143,6 +150,7 @@ public sealed class Completion
 
                 history.CopyTo(history.Count - 1, _decodeToken, 0, 1);
                 logits = Step(sequence, -1, 1, ForwardStep.Decode);
+                if (logits is null) { Finish(Generation.FinishReason.KvExhausted); yield break; }
             }
         }
         finally
@@ -164,13 +172,21 @@ public sealed class Completion
 
     private void Finish(FinishReason reason) => FinishReason = reason;
 
-    /// <summary>One forward step: prompt tokens [start, start + count), or the last generated token when start is -1.</summary>
-    private DeviceArray Step(CacheSequence sequence, int start, int count, ForwardStep step)
+    /// <summary>
+    /// One forward step: prompt tokens [start, start + count), or the last generated token when start is -1.
+    /// Null when the KV pool ran out (<see cref="FinishMessage"/> says so): the request ends, its tokens kept.
+    /// </summary>
+    private DeviceArray? Step(CacheSequence sequence, int start, int count, ForwardStep step)
     {
         try
         {
             ReadOnlySpan<int> tokens = start < 0 ? _decodeToken : _prompt.AsSpan(start, count);
             return _model.Forward(sequence, tokens, step, _cache, _options.KvPolicy);
+        }
+        catch (KvExhaustedException e)
+        {
+            FinishMessage = e.Message;
+            return null;
         }
         catch
         {
@@ -187,13 +203,16 @@ public sealed class Completion
         if (sampling.IsGreedy && sampling.RepetitionPenalty == 1.0 && _options.Logprobs == 0)
         {
             top = null;
-            return _model.Backend.Argmax(logits, vocab);
+            int chosen = _model.Backend.Argmax(logits, vocab);
+            NonFiniteLogitsException.CheckChosen(_model.Backend, logits, chosen);
+            return chosen;
         }
         long copyStart = Stopwatch.GetTimestamp();
         if (_hostLogits.Length != vocab) _hostLogits = new float[vocab];
         var host = _hostLogits;
         _model.Backend.Download<float>(logits, host);
         Stats.LogitsCopyMs += Stopwatch.GetElapsedTime(copyStart).TotalMilliseconds;
+        NonFiniteLogitsException.CheckAll(host);
         top = _options.Logprobs > 0 ? TopLogprobs.Compute(host, _options.Logprobs) : null;
         return sampler.Sample(host, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
     }

@@ -13,7 +13,10 @@ public sealed class GenerationStats
     public double DecodeMs { get; internal set; }
     /// <summary>Time to first token: from the request's start to the first token being chosen.</summary>
     public double TimeToFirstTokenMs { get; internal set; }
-    public double PrefillTokensPerSecond => PrefillMs > 0 ? PromptTokens / (PrefillMs / 1000) : 0;
+    /// <summary>Prompt tokens prefilled: all of them, unless the request was cancelled (or the KV pool ran out) during the prefill.</summary>
+    public int PrefillTokens { get; internal set; }
+    /// <summary>Prefilled tokens per second of prefill: what was done, over the time it took.</summary>
+    public double PrefillTokensPerSecond => PrefillMs > 0 ? PrefillTokens / (PrefillMs / 1000) : 0;
     /// <summary>Decode steps (tokens after the first) per second.</summary>
     public double DecodeTokensPerSecond => DecodeMs > 0 && GeneratedTokens > 1 ? (GeneratedTokens - 1) / (DecodeMs / 1000) : 0;
     /// <summary>Time spent copying logits to the host for sampling (zero for greedy without logprobs, which argmaxes on the device).</summary>

@@ -37,13 +37,13 @@ public sealed class CacheSequence : IDisposable
     public SequenceKv Kv { get; }
     public int LogicalLength => Kv.LogicalLength;
 
-    /// <summary>Makes room for <paramref name="extra"/> more slots in a layer (pages from the pool; its exhaustion is an <see cref="EngineException"/>).</summary>
+    /// <summary>Makes room for <paramref name="extra"/> more slots in a layer (pages from the pool; its exhaustion is a <see cref="KvExhaustedException"/>).</summary>
     public void Grow(int layer, int extra)
     {
         var layerKv = Kv.Layers[layer];
         int needed = (layerKv.PhysicalLength + extra + _cache.PageSize - 1) / _cache.PageSize;
         if (needed > _tableCapacity)
-            throw new EngineException($"KV cache pool exhausted: a layer needs {needed} pages but the pool has {_cache.Allocator.PageCount}; raise --kv-memory or shorten the request");
+            throw new KvExhaustedException($"KV cache pool exhausted: a layer needs {needed} pages but the pool has {_cache.Allocator.PageCount}; raise --kv-memory or shorten the request");
         layerKv.Grow(layerKv.PhysicalLength + extra, _cache.Allocator);
     }
 
