@@ -7,7 +7,7 @@ namespace Engine.Cli;
 /// <summary>
 /// Turns System.CommandLine's parse errors into one line a person can act on: a value that does not
 /// convert names its flag and the expected form in words (`--temperature expects a number, got 'abc'`),
-/// and an unknown command names itself and lists the commands.
+/// an unknown command names itself and lists the commands, an unknown option or argument is named.
 /// </summary>
 internal static class ParseErrorText
 {
@@ -16,6 +16,8 @@ internal static class ParseErrorText
         if (UnknownCommand(parsed) is { } unknown) return unknown;
         foreach (var error in parsed.Errors)
             if (ConversionError(error) is { } conversion) return conversion;
+        if (parsed.UnmatchedTokens.FirstOrDefault() is { } unmatched)
+            return unmatched.StartsWith('-') ? $"unknown option '{unmatched}'" : $"unexpected argument '{unmatched}'";
         return OneLine(parsed.Errors[0].Message);
     }
 
@@ -42,6 +44,7 @@ internal static class ParseErrorText
             _ => null,
         };
         if (option is null) return null;
+        if (option.IdentifierToken is null) return $"{option.Option.Name} is required";
         Type type = Nullable.GetUnderlyingType(option.Option.ValueType) ?? option.Option.ValueType;
         if (type.IsArray) type = type.GetElementType()!;
         string? expected = ExpectedForm(type);

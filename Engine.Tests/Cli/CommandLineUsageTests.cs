@@ -22,6 +22,18 @@ public class CommandLineUsageTests
         Assert.That(error.TrimEnd(), Does.StartWith(expected).And.Not.Contain("\n").And.Not.Contain("System."));
     }
 
+    [TestCase(new[] { "run", "--prompt", "hi" }, "error: --model is required")]
+    [TestCase(new[] { "run", "-m", "x", "--prompt", "hi", "--lagkv" }, "error: --lagkv expects a value, got nothing")]
+    [TestCase(new[] { "run", "-m", "x", "--prompt", "hi", "--bogus" }, "error: unknown option '--bogus'")]
+    [TestCase(new[] { "models", "extra" }, "error: unexpected argument 'extra'")]
+    [TestCase(new[] { "bench", "-m", "x", "--repetitions", "abc" }, "error: --repetitions expects a whole number, got 'abc' (see: engine bench --help)")]
+    public void OtherParseErrorsSayWhatIsWrong(string[] args, string expected)
+    {
+        var (code, _, error) = Run(args);
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(error.TrimEnd(), Does.StartWith(expected).And.Not.Contain("\n"));
+    }
+
     [Test]
     public void UnknownCommandIsNamedWithTheCommands()
     {
