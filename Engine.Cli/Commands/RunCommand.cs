@@ -81,47 +81,41 @@ internal static class RunCommand
         var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
         options.Validate();
 
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(CliApp.Cancellation);
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var render = TemplateInputs.Read(parsed);
-            if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, cancellation.Token);
+        using var interrupt = new Interrupt(CliApp.Cancellation);
+        var render = TemplateInputs.Read(parsed);
+        if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, interrupt);
 
-            string? system = parsed.GetValue(System);
-            Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
-                : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options, render)
-                : engine.Generate(parsed.GetValue(Prompt)!, options);
-            bool json = parsed.GetValue(Json);
-            foreach (var token in completion.Run(cancellation.Token))
-            {
-                if (json) continue;
-                stdout.Write(token.Text);
-                stdout.Flush();
-            }
-            if (json) stdout.WriteLine(ToJson(engine, completion, policy));
-            else
-            {
-                stdout.WriteLine();
-                stderr.WriteLine(Summary(completion));
-            }
-            return Outcome(completion, stderr);
-        }
-        finally
+        string? system = parsed.GetValue(System);
+        Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
+            : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options, render)
+            : engine.Generate(parsed.GetValue(Prompt)!, options);
+        bool json = parsed.GetValue(Json);
+        foreach (var token in completion.Run(interrupt.Token))
         {
-            Console.CancelKeyPress -= onCancel;
+            if (json) continue;
+            stdout.Write(token.Text);
+            stdout.Flush();
         }
+        if (json) stdout.WriteLine(ToJson(engine, completion, policy));
+        else
+        {
+            stdout.WriteLine();
+            stderr.WriteLine(Summary(completion));
+        }
+        return Outcome(completion, stderr);
     }
 
-    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, Interrupt interrupt)
     {
         if (engine.ChatTemplate is null) throw new EngineException($"model '{engine.Name}' has no chat template; use --prompt");
         var messages = new List<ChatMessage>();
         if (system is not null) messages.Add(new ChatMessage("system", system));
+        var cancellation = interrupt.Token;
         while (!cancellation.IsCancellationRequested)
         {
+            interrupt.WaitingForInput = true;
             string? line = Console.In.ReadLine();
+            interrupt.WaitingForInput = false;
             if (string.IsNullOrEmpty(line)) break;
             messages.Add(new ChatMessage("user", line));
             var completion = engine.Chat(messages, options, render);
