@@ -39,6 +39,15 @@ public class BenchContextLimitTests
     }
 
     [Test]
+    public void LagKvThatCannotCompressWithinTheRequestsWarns()
+    {
+        var (code, _, error) = Run("bench", "-m", Stories, "--device", "cpu", "--prompt-tokens", "12", "--gen-tokens", "3", "--repetitions", "1",
+            "--bandwidth-probe-mib", "16", "--lagkv", "4x", "--json");
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(error, Does.Contain("warning: --lagkv compresses nothing within the benchmark's requests of 15 tokens"));
+    }
+
+    [Test]
     public void EachPhaseIsALineOnStderr()
     {
         var (code, _, error) = Run("bench", "-m", Stories, "--device", "cpu", "--prompt-tokens", "12", "--gen-tokens", "3", "--repetitions", "2",
