@@ -127,6 +127,9 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>Requests running (admitted, holding KV pages) and waiting for admission.</summary>
     public (int Running, int Waiting) Requests => _loop.Requests;
 
+    /// <summary>Forward steps the engine has run, their rows, and the most sequences one step batched.</summary>
+    public StepCounters Steps => _loop.Counters;
+
     /// <summary>Whether text (prompts, stop strings) can be used: the engine has a tokenizer.</summary>
     public bool HasText => _textStreams is not null;
 

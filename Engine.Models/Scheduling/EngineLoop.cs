@@ -5,6 +5,9 @@ using Engine.Models.Kv;
 
 namespace Engine.Models.Scheduling;
 
+/// <summary>What the engine loop has run: forward steps, the rows they carried, the most sequences one step held.</summary>
+public readonly record struct StepCounters(long Steps, long Rows, int PeakSequencesPerStep);
+
 /// <summary>
 /// The engine's one worker thread (nano-vllm's LLMEngine.step loop): asks the scheduler for a step,
 /// runs it through the model as one batch, picks each sequence's token with its own sampler, streams
@@ -22,6 +25,8 @@ internal sealed class EngineLoop : IDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _thread;
     private bool _stopping;
+    private long _steps, _rows;
+    private int _peakSequences;
 
     public EngineLoop(LlamaModel model, PagedKvCache cache, int tokenBudget, int maxSequences)
     {
@@ -35,6 +40,9 @@ internal sealed class EngineLoop : IDisposable
 
     /// <summary>Requests admitted and running, and waiting for pages.</summary>
     public (int Running, int Waiting) Requests { get { lock (_lock) return (_scheduler.Running, _scheduler.Waiting); } }
+
+    /// <summary>Forward steps run, rows they carried and the most sequences one step held.</summary>
+    public StepCounters Counters => new(Interlocked.Read(ref _steps), Interlocked.Read(ref _rows), Volatile.Read(ref _peakSequences));
 
     public void Submit(SequenceRun run)
     {
@@ -83,6 +91,9 @@ internal sealed class EngineLoop : IDisposable
     /// <summary>One batch through the model, then each sequence's token.</summary>
     private void RunStep(ScheduledStep step)
     {
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _rows, step.Entries.Sum(e => (long)e.Tokens.Length));
+        if (step.Entries.Count > _peakSequences) Volatile.Write(ref _peakSequences, step.Entries.Count);
         ForwardLogits logits;
         try
         {
