@@ -241,7 +241,7 @@ internal static class RunCommand
             },
         };
         if (policy.Name != "full")
-            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
+            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.BytesPerPage / engine.Cache.PageSize);
         if (c.Logprobs.Count > 0)
             document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
         return JsonSerializer.Serialize(document, CliJson.Compact);
