@@ -60,6 +60,9 @@ public interface IBackend : IDisposable
     void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged;
     void Synchronize();
 
+    /// <summary>Makes the calling thread able to issue work (a CUDA context is current per thread); the engine loop calls it once on its thread.</summary>
+    void BindToCurrentThread() { }
+
     /// <summary>output[i, :] = widen(table[tokens[i], :]) for i &lt; count. table [vocab, hidden] any weight dtype; tokens I32.</summary>
     void Embedding(DeviceArray table, DeviceArray tokens, DeviceArray output, int count, int hidden);
 

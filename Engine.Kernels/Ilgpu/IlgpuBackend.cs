@@ -69,6 +69,8 @@ public sealed partial class IlgpuBackend : IBackend
     public long AllocatedBytes => Interlocked.Read(ref _allocated);
     public long PeakAllocatedBytes => Interlocked.Read(ref _peak);
 
+    public void BindToCurrentThread() => Accelerator.Bind();
+
     /// <summary>The accelerator the kernels run on (for kernels added in other files, e.g. LagKV).</summary>
     internal Accelerator Accelerator { get; }
 

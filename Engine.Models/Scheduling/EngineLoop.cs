@@ -65,6 +65,7 @@ internal sealed class EngineLoop : IDisposable
 
     private void Run()
     {
+        _model.Backend.BindToCurrentThread();
         while (true)
         {
             ScheduledStep step;

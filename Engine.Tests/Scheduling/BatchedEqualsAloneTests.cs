@@ -40,18 +40,31 @@ public class BatchedEqualsAloneTests
         _ => PrefillSchedule.Fixed(int.Parse(name)),
     };
 
-    /// <summary>Eight requests from 1 to 1500 prompt tokens (shorter on ILGPU's simulator), each with its own policy and schedule.</summary>
-    private static Spec[] Mix(bool small, SamplingOptions sampling) =>
-    [
-        new(1, "full", "512", sampling),
-        new(small ? 9 : 40, "lagkv-2x", "auto", sampling),
-        new(small ? 23 : 130, "full", "one-shot", sampling),
-        new(small ? 40 : 333, "lagkv-8x", "auto", sampling),
-        new(small ? 57 : 600, "lagkv-press-4x", "one-shot", sampling),
-        new(small ? 70 : 900, "streaming", "64", sampling),
-        new(small ? 88 : 1200, "h2o", "128", sampling),
-        new(small ? 100 : 1500, "lagkv-2x", "one-shot", sampling),
-    ];
+    /// <summary>
+    /// Eight requests from 1 to 1500 prompt tokens, each with its own policy and schedule; on ILGPU's
+    /// simulator (every GPU thread an OS thread) six shorter ones, still spanning LagKV partitions.
+    /// </summary>
+    private static Spec[] Mix(bool small, SamplingOptions sampling) => small
+        ?
+        [
+            new(1, "full", "512", sampling),
+            new(20, "lagkv-2x", "one-shot", sampling),
+            new(44, "lagkv-8x", "auto", sampling),
+            new(36, "lagkv-press-4x", "one-shot", sampling),
+            new(30, "streaming", "8", sampling),
+            new(12, "full", "4", sampling),
+        ]
+        :
+        [
+            new(1, "full", "512", sampling),
+            new(40, "lagkv-2x", "auto", sampling),
+            new(130, "full", "one-shot", sampling),
+            new(333, "lagkv-8x", "auto", sampling),
+            new(600, "lagkv-press-4x", "one-shot", sampling),
+            new(900, "streaming", "64", sampling),
+            new(1200, "h2o", "128", sampling),
+            new(1500, "lagkv-2x", "one-shot", sampling),
+        ];
 
     public static IEnumerable<TestCaseData> Cases()
     {
@@ -75,7 +88,7 @@ public class BatchedEqualsAloneTests
         int[][] prompts = specs.Select(s => Enumerable.Range(0, s.PromptLength).Select(_ => random.Next(3, tiny.Config.VocabSize)).ToArray()).ToArray();
         GenerationOptions Options(Spec s) => new()
         {
-            MaxTokens = small ? 8 : 24, IgnoreEos = true, Logprobs = 3, Sampling = s.Sampling,
+            MaxTokens = small ? 4 : 24, IgnoreEos = true, Logprobs = 3, Sampling = s.Sampling,
             KvPolicy = Policy(s.Policy), Prefill = Prefill(s.Prefill, s.Policy),
         };
 
@@ -91,7 +104,7 @@ public class BatchedEqualsAloneTests
         var together = specs.Select((s, i) => engine.Generate(prompts[i], Options(s))).ToArray();
         await Task.WhenAll(together.Select(c => Task.Run(() => c.RunToEndAsync())));
 
-        Assert.That(engine.Steps.PeakSequencesPerStep, Is.GreaterThanOrEqualTo(4), "the requests shared steps");
+        Assert.That(engine.Steps.PeakSequencesPerStep, Is.GreaterThanOrEqualTo(3), "the requests shared steps");
         Assert.That(engine.Steps.Steps - stepsAlone, Is.LessThan(stepsAlone), "batching took fewer steps than running alone");
         for (int i = 0; i < specs.Length; i++)
         {
