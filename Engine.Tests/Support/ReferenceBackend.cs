@@ -141,7 +141,7 @@ public sealed class ReferenceBackend : IBackend
             int page = table[slot / pool.PageSize];
             for (int h = 0; h < pool.KvHeads; h++)
             {
-                long at = pool.Offset(page, h, slot % pool.PageSize);
+                long at = pool.Layout.Offset(page, h, slot % pool.PageSize);
                 for (int d = 0; d < pool.HeadDim; d++)
                 {
                     int src = (r * pool.KvHeads + h) * pool.HeadDim + d;
@@ -167,7 +167,7 @@ public sealed class ReferenceBackend : IBackend
                 float max = float.NegativeInfinity;
                 for (int s = 0; s < visible; s++)
                 {
-                    long at = pool.Offset(table[s / pool.PageSize], kvh, s % pool.PageSize);
+                    long at = pool.Layout.Offset(table[s / pool.PageSize], kvh, s % pool.PageSize);
                     float dot = 0;
                     for (int d = 0; d < hd; d++) dot += qs[qb + d] * Read(pool.Keys, at + d);
                     scores[s] = dot * shape.Scale;
@@ -178,7 +178,7 @@ public sealed class ReferenceBackend : IBackend
                 for (int d = 0; d < hd; d++) o[qb + d] = 0;
                 for (int s = 0; s < visible; s++)
                 {
-                    long at = pool.Offset(table[s / pool.PageSize], kvh, s % pool.PageSize);
+                    long at = pool.Layout.Offset(table[s / pool.PageSize], kvh, s % pool.PageSize);
                     float p = scores[s] / sum;
                     for (int d = 0; d < hd; d++) o[qb + d] += p * Read(pool.Values, at + d);
                 }
