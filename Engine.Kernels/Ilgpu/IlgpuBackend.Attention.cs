@@ -201,7 +201,7 @@ public sealed partial class IlgpuBackend
 
         var p = new AttentionParams { Kv = pool.Layout, Rows = rows, Heads = shape.Heads, Scale = shape.Scale };
         int threads = AttentionGroupSize(shape.HeadDim);
-        ArrayView<int> rowSequence = RowSequenceView(batch), rowSlot = RowSlotView(batch);
+        var (rowSequence, rowSlot) = RowViews(batch, pageTables);
         if (prefill)
             LaunchAttentionOf(isDecode: false, pool, new KernelConfig(rows.Rows * shape.Heads, threads), q, pageTables, rowSequence, rowSlot, output, p);
         if (decodeRows.Count == 0) return;

@@ -65,13 +65,14 @@ public sealed partial class IlgpuBackend
     }
 
     private void LaunchKvWriteOf<TP, TF>(KernelConfig config, KvPool pool, DeviceArray pageTables, KvBatchLayer? batch, DeviceArray keys, DeviceArray values, KvWriteParams p)
-        where TP : unmanaged where TF : struct, IElementFormat<TP> =>
+        where TP : unmanaged where TF : struct, IElementFormat<TP>
+    {
+        var (rowSequence, rowSlot) = RowViews(batch, pageTables);
         Kernel<ArrayView<TP>, ArrayView<TP>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, KvWriteParams>(KvWriteKernel<TP, TF>)(
-            config, ViewOf<TP>(pool.Keys), ViewOf<TP>(pool.Values), ViewOf<int>(pageTables), RowSequenceView(batch), RowSlotView(batch),
-            ViewOf<float>(keys), ViewOf<float>(values), p);
+            config, ViewOf<TP>(pool.Keys), ViewOf<TP>(pool.Values), ViewOf<int>(pageTables), rowSequence, rowSlot, ViewOf<float>(keys), ViewOf<float>(values), p);
+    }
 
-    /// <summary>A batch's row arrays as kernel arguments; empty views for one sequence (see <see cref="KvRowMap"/>).</summary>
-    private ArrayView<int> RowSequenceView(KvBatchLayer? batch) => batch is null ? ArrayView<int>.Empty : ViewOf<int>(batch.RowSequence);
-    private ArrayView<int> RowSlotView(KvBatchLayer? batch) => batch is null ? ArrayView<int>.Empty : ViewOf<int>(batch.RowSlot);
+    /// <summary>A batch's row arrays as kernel arguments; for one sequence, the page table as placeholders (see <see cref="KvRowMap"/>).</summary>
+    private (ArrayView<int> RowSequence, ArrayView<int> RowSlot) RowViews(KvBatchLayer? batch, DeviceArray pageTable) =>
+        batch is null ? (ViewOf<int>(pageTable), ViewOf<int>(pageTable)) : (ViewOf<int>(batch.RowSequence), ViewOf<int>(batch.RowSlot));
 }
-
