@@ -90,17 +90,25 @@ public sealed class AttentionOpTests(string backend) : OpTestBase(backend)
         finally { ilgpu.AttentionThreadsOverride = null; }
     }
 
+    [Test]
+    public void BatchOfDecodeRowsOfDifferentLengths([Values(DType.F32, DType.F16)] DType poolType)
+    {
+        // Few decode rows: ILGPU splits their slots into ranges sized by the longest, leaving the shorter rows' last ranges empty.
+        RunBatchCase(poolType, 2, 1, 8, [(1, 299), (1, 0), (1, 40)]);
+    }
+
     /// <summary>
     /// The batch against the float64 reference, and against each sequence run alone: a batch of one,
     /// which must give the per-sequence op's bits. On the SIMD backend a row's result does not depend
     /// on its neighbours at all (bit for bit); ILGPU splits decode rows by the batch's longest row.
     /// </summary>
-    private void RunBatchCase(DType poolType, int heads, int kvHeads, int headDim)
+    private void RunBatchCase(DType poolType, int heads, int kvHeads, int headDim, (int Rows, int FirstSlot)[]? sequences = null)
     {
+        sequences ??= MixedBatch;
         var rng = Rng("batch", poolType, heads, kvHeads, headDim);
         var layout = new KvLayout(kvHeads, PageSize: 16, headDim);
         var shape = new AttentionShape(heads, kvHeads, headDim);
-        using var batch = TestBatch.Create(Backend, layout.PageSize, MixedBatch, rng);
+        using var batch = TestBatch.Create(Backend, layout.PageSize, sequences, rng);
         using var pool = new KvPool(Backend, batch.PageCount, kvHeads, layout.PageSize, headDim, poolType);
         int elements = (int)pool.ElementsPerPage * batch.PageCount;
         var keys = TestTensor.Random(poolType, elements, rng);
