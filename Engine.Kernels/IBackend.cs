@@ -140,4 +140,20 @@ public interface IBackend : IDisposable
 
     /// <summary>Index of the largest of the first count elements of x (F32); ties go to the lowest index.</summary>
     int Argmax(DeviceArray x, int count);
+
+    /// <summary>
+    /// output[r] = the index of the largest of x[r, 0..count) for r &lt; rows (x F32 [rows, count], output I32
+    /// [rows]); ties go to the lowest index. One dispatch for a batch's greedy rows; nothing leaves the device.
+    /// </summary>
+    void ArgmaxRows(DeviceArray x, int rows, int count, DeviceArray output);
+
+    /// <summary>
+    /// output[i, :] = x[rowIndices[i], :] for i &lt; count (x and output F32 [*, dim], rowIndices I32 [count]):
+    /// e.g. the rows of a batch that need logits. The embedding gather over an F32 table, so one kernel serves both.
+    /// </summary>
+    void GatherRows(DeviceArray x, DeviceArray rowIndices, DeviceArray output, int count, int dim)
+    {
+        if (x.DType != DType.F32) throw new ArgumentException($"gather rows needs F32 rows, got {x.DType}");
+        Embedding(x, rowIndices, output, count, dim);
+    }
 }

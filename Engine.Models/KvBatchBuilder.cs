@@ -10,15 +10,16 @@ namespace Engine.Models;
 /// <param name="Positions">Logical positions, I32 [rows].</param>
 /// <param name="Layers">Per layer: where each row's key and value go and which slots it attends to.</param>
 /// <param name="Pool">The KV pool every sequence of the batch lives in.</param>
-internal sealed record ForwardBatch(int Rows, DeviceArray Tokens, DeviceArray Positions, KvBatchLayer[] Layers, KvPool Pool)
+/// <param name="LogitRows">The rows the LM head runs on, I32 [logit rows], in entry order.</param>
+internal sealed record ForwardBatch(int Rows, DeviceArray Tokens, DeviceArray Positions, KvBatchLayer[] Layers, KvPool Pool, DeviceArray LogitRows)
 {
     /// <summary>Each sequence's rows in the step (the same for every layer).</summary>
     public IReadOnlyList<BatchSequence> Sequences => Layers[0].Sequences;
 }
 
 /// <summary>
-/// Lays out a batch's token ids, positions, row-to-sequence map, per-layer row slots and page tables
-/// in one host buffer and uploads it with one copy per step (page tables are rebuilt from the
+/// Lays out a batch's token ids, positions, row-to-sequence map, the rows that need logits, per-layer
+/// row slots and page tables in one host buffer and uploads it with one copy per step (page tables are rebuilt from the
 /// sequences' pages every step, so nothing on the device goes stale when a policy frees pages).
 /// </summary>
 internal sealed class KvBatchBuilder(IBackend backend, int layers) : IDisposable
@@ -26,7 +27,7 @@ internal sealed class KvBatchBuilder(IBackend backend, int layers) : IDisposable
     private int[] _host = [];
     private DeviceArray? _device;
 
-    public ForwardBatch Build(IReadOnlyList<BatchEntry> entries)
+    public ForwardBatch Build(IReadOnlyList<BatchEntry> entries, int[] logitRowCount)
     {
         var cache = entries[0].Sequence.Cache;
         int rows = 0, stride = 1;
@@ -37,15 +38,16 @@ internal sealed class KvBatchBuilder(IBackend backend, int layers) : IDisposable
             rows += entry.Tokens.Length;
             foreach (var layer in entry.Sequence.Layers) stride = Math.Max(stride, layer.Pages.Count);
         }
-        int sequences = entries.Count, perLayer = rows + sequences * stride;
-        int length = 3 * rows + layers * perLayer;
+        int logitRows = logitRowCount.Sum();
+        int sequences = entries.Count, perLayer = rows + sequences * stride, head = 3 * rows + logitRows;
+        int length = head + layers * perLayer;
         if (_host.Length < length) _host = new int[Math.Max(length, _host.Length * 2)];
         var host = _host.AsSpan(0, length);
 
-        // [tokens][positions][row sequence], then per layer [row slot][page tables].
+        // [tokens][positions][row sequence][logit rows], then per layer [row slot][page tables].
         var perSequence = new BatchSequence[layers][];
         for (int l = 0; l < layers; l++) perSequence[l] = new BatchSequence[sequences];
-        int row = 0;
+        int row = 0, logitRow = 0;
         for (int e = 0; e < sequences; e++)
         {
             var sequence = entries[e].Sequence;
@@ -56,13 +58,15 @@ internal sealed class KvBatchBuilder(IBackend backend, int layers) : IDisposable
                 host[rows + row + i] = sequence.LogicalLength + i; // positions are logical, whatever compression did to the slots
                 host[2 * rows + row + i] = e;
             }
+            // The LM head's rows: the entry's last ones.
+            for (int i = tokens.Length - logitRowCount[e]; i < tokens.Length; i++) host[3 * rows + logitRow++] = row + i;
             for (int l = 0; l < layers; l++)
             {
                 LayerKv layer = sequence.Layers[l];
                 int firstSlot = layer.PhysicalLength - tokens.Length;
                 if (firstSlot < 0) throw new InvalidOperationException("append a sequence's rows (KvSequence.Append) before its forward step");
                 perSequence[l][e] = new BatchSequence(row, tokens.Length, firstSlot);
-                int layerBase = 3 * rows + l * perLayer;
+                int layerBase = head + l * perLayer;
                 for (int i = 0; i < tokens.Length; i++) host[layerBase + row + i] = firstSlot + i;
                 var table = host.Slice(layerBase + rows + e * stride, stride);
                 for (int p = 0; p < layer.Pages.Count; p++) table[p] = layer.Pages[p];
@@ -81,11 +85,11 @@ internal sealed class KvBatchBuilder(IBackend backend, int layers) : IDisposable
         var kvLayers = new KvBatchLayer[layers];
         for (int l = 0; l < layers; l++)
         {
-            long layerBase = 3L * rows + (long)l * perLayer;
+            long layerBase = head + (long)l * perLayer;
             kvLayers[l] = new KvBatchLayer(perSequence[l], stride, device.View(2L * rows, rows), device.View(layerBase, rows),
                 device.View(layerBase + rows, (long)sequences * stride));
         }
-        return new ForwardBatch(rows, device.View(0, rows), device.View(rows, rows), kvLayers, cache.Pool);
+        return new ForwardBatch(rows, device.View(0, rows), device.View(rows, rows), kvLayers, cache.Pool, device.View(3L * rows, Math.Max(logitRows, 1)));
     }
 
     public void Dispose() => _device?.Dispose();

@@ -57,9 +57,9 @@ public sealed class LlamaModel : IDisposable
         var c = Config;
         var b = Backend;
         var s = _scratch;
-        var batch = _batch.Build(entries);
-        int n = batch.Rows;
         var (firstLogitRow, logitRowCount, logitRows) = LogitRows(entries);
+        var batch = _batch.Build(entries, logitRowCount);
+        int n = batch.Rows;
         s.Ensure(n, Math.Max(1, logitRows));
         int hidden = c.HiddenSize, qDim = c.QueryDim, inter = c.IntermediateSize;
         float eps = (float)c.RmsNormEps;
@@ -90,16 +90,11 @@ public sealed class LlamaModel : IDisposable
             b.Add(s.X, s.Xb, (long)n * hidden);
         }
 
-        // The LM head runs on the rows that need logits only: normalised into consecutive rows of Xb, one product.
-        int row = 0;
-        for (int e = 0; e < entries.Count; e++)
+        // The LM head runs on the rows that need logits only: gathered into consecutive rows, normalised, one product.
+        if (logitRows > 0)
         {
-            int count = logitRowCount[e];
-            if (count == 0) continue;
-            int sourceRow = batch.Sequences[e].FirstRow + batch.Sequences[e].Rows - count;
-            b.RmsNorm(s.X.View((long)sourceRow * hidden, (long)count * hidden), Weights.FinalNorm,
-                s.Xb.View((long)row * hidden, (long)count * hidden), count, hidden, eps);
-            row += count;
+            b.GatherRows(s.X, batch.LogitRows, s.Xb, logitRows, hidden);
+            b.RmsNorm(s.Xb, Weights.FinalNorm, s.Xb, logitRows, hidden, eps);
         }
         var logits = s.Logits.View(0, (long)logitRows * c.VocabSize);
         if (logitRows > 0) b.Linear(s.Xb, Weights.LmHead, null, logits, logitRows, hidden, c.VocabSize);

@@ -201,5 +201,6 @@ internal sealed class EngineLoop : IDisposable
         _wake.Release();
         _thread.Join();
         _wake.Dispose();
+        _chooser.Dispose();
     }
 }

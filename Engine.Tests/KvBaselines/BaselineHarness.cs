@@ -76,7 +76,7 @@ public sealed class BaselineHarness : IDisposable
     public void AssertHolds(int layer, int head, IReadOnlyList<int> tokens)
     {
         Assert.That(Sequence.Layers[layer].PhysicalLength, Is.EqualTo(tokens.Count), $"layer {layer} length");
-        var layout = KvPoolLayout.Of(Pool);
+        var layout = Pool.Layout;
         float[] keys = Download(Pool.Keys), values = Download(Pool.Values);
         int[] table = Sequence.Layers[layer].Pages.ToArray();
         var held = new int[tokens.Count];

@@ -77,7 +77,7 @@ public sealed class LagKvPolicyHarness : IDisposable
         var hostValues = new float[Pool.Values.Length];
         Backend.Download<float>(Pool.Keys, hostKeys);
         Backend.Download<float>(Pool.Values, hostValues);
-        var layout = KvPoolLayout.Of(Pool);
+        var layout = Pool.Layout;
         int[] table = Sequence.Layers[layer].Pages.ToArray();
         for (int slot = 0; slot < tokens.Count; slot++)
         {
