@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+using Engine.Models.Generation;
+
+namespace Engine.Server.Api;
+
+/// <summary>
+/// The `kv` object of a response: what the request's KV cache held at its end. Logical slots are the
+/// tokens each layer saw, physical slots what it kept; their ratio over all layers is the achieved
+/// compression, and the slots not kept times the bytes of a slot the memory saved.
+/// </summary>
+public sealed record KvReport(string Policy, int LogicalLength, long LogicalSlots, long PhysicalSlots, long BytesSaved,
+    int PagesUsed, int PageSize, IReadOnlyList<LayerKvLength> Layers)
+{
+    public double CompressionRatio => PhysicalSlots == 0 ? 1.0 : (double)LogicalSlots / PhysicalSlots;
+
+    /// <param name="bytesPerSlot">KV bytes of one slot of one layer (keys and values of every KV head).</param>
+    public static KvReport From(GenerationStats stats, string policy, long bytesPerSlot)
+    {
+        long logical = stats.Layers.Sum(l => (long)l.LogicalLength);
+        long physical = stats.Layers.Sum(l => (long)l.PhysicalLength);
+        int length = stats.Layers.Count > 0 ? stats.Layers[0].LogicalLength : 0;
+        return new KvReport(policy, length, logical, physical, (logical - physical) * bytesPerSlot, stats.KvPagesUsed, stats.PageSize, stats.Layers);
+    }
+
+    public JsonObject ToJson() => new()
+    {
+        ["policy"] = Policy,
+        ["logical_length"] = LogicalLength,
+        ["physical_length"] = Layers.Count == 0 ? 0 : Layers.Max(l => l.PhysicalLength),
+        ["logical_slots"] = LogicalSlots,
+        ["physical_slots"] = PhysicalSlots,
+        ["compression_ratio"] = Math.Round(CompressionRatio, 4),
+        ["bytes_saved"] = BytesSaved,
+        ["pages_used"] = PagesUsed,
+        ["page_size"] = PageSize,
+        ["layers"] = new JsonArray(Layers.Select(l => (JsonNode)new JsonObject
+        {
+            ["logical_length"] = l.LogicalLength,
+            ["physical_length"] = l.PhysicalLength,
+            ["pages"] = PageSize == 0 ? 0 : (l.PhysicalLength + PageSize - 1) / PageSize,
+        }).ToArray()),
+    };
+}
