@@ -7,6 +7,9 @@ namespace Engine.Server.Api;
 public sealed record ChoiceResult(int Index, string Text, IReadOnlyList<ToolCall> ToolCalls, IReadOnlyList<GeneratedToken> Tokens,
     string FinishReason, int PromptTokens, int GeneratedTokens, KvReport Kv)
 {
+    /// <summary>The logprobs object of a whole (non-streamed) reply, when asked for.</summary>
+    public System.Text.Json.Nodes.JsonNode? Logprobs { get; init; }
+
     /// <summary>OpenAI's finish reasons: stop (EOS or a stop string), length (max tokens, context, KV pool), tool_calls.</summary>
     public static string OpenAiReason(FinishReason reason, bool toolCalls) =>
         toolCalls ? "tool_calls"

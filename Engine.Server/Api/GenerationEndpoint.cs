@@ -38,7 +38,6 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
 
             using var lease = await gateway.AcquireAsync(aborted);
             var meta = new ResponseMeta(_shape.NewId(), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), gateway.Options.ModelId);
-            var logprobs = new TokenStrings(engine);
             var results = new List<ChoiceResult>();
             if (request.Stream)
             {
@@ -51,6 +50,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
                 var completion = i == 0 ? first : plan.Start(engine, options);
                 Func<IReadOnlyList<GeneratedToken>, string, Task>? onDelta = null;
                 int index = i;
+                var logprobs = new TokenStrings(engine);
                 if (sse is not null)
                 {
                     if (chat) await sse.WriteAsync(_shape.Chunk(meta, index, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null));
@@ -59,7 +59,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
                 }
                 var result = await RunChoiceAsync(lease, completion, options, plan, index, toolFormat, onDelta, aborted);
                 if (aborted.IsCancellationRequested) return;
-                results.Add(result);
+                results.Add(result with { Logprobs = request.TopLogprobs is { } top && sse is null ? _shape.Logprobs(logprobs, result.Tokens, top, 0) : null });
                 if (sse is not null)
                 {
                     if (result.ToolCalls.Count > 0)
@@ -74,7 +74,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
                 if (request.IncludeUsage) await sse.WriteAsync(_shape.UsageChunk(meta, results));
                 await sse.DoneAsync();
             }
-            else await JsonResponses.WriteAsync(context, _shape.Response(meta, results, logprobs, request.TopLogprobs));
+            else await JsonResponses.WriteAsync(context, _shape.Response(meta, results));
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

@@ -37,7 +37,7 @@ public sealed class ResponseShape(bool chat)
     public JsonNode Logprobs(TokenStrings strings, IReadOnlyList<GeneratedToken> tokens, int k, int textOffset) =>
         chat ? new JsonObject { ["content"] = strings.ChatEntries(tokens, k), ["refusal"] = null } : strings.Legacy(tokens, k, textOffset);
 
-    public JsonObject Response(ResponseMeta meta, IReadOnlyList<ChoiceResult> results, TokenStrings strings, int? topLogprobs)
+    public JsonObject Response(ResponseMeta meta, IReadOnlyList<ChoiceResult> results)
     {
         var choices = new JsonArray();
         foreach (var r in results)
@@ -50,7 +50,7 @@ public sealed class ResponseShape(bool chat)
                 choice["message"] = message;
             }
             else choice["text"] = r.Text;
-            choice["logprobs"] = topLogprobs is { } k ? Logprobs(strings, r.Tokens, k, 0) : null;
+            choice["logprobs"] = r.Logprobs;
             choice["finish_reason"] = r.FinishReason;
             if (results.Count > 1) choice["kv"] = r.Kv.ToJson();
             choices.Add(choice);

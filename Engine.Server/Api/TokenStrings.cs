@@ -6,13 +6,27 @@ using Engine.Models.Generation;
 
 namespace Engine.Server.Api;
 
-/// <summary>Log-probabilities in OpenAI's two shapes: chat's content list and the legacy completions object.</summary>
+/// <summary>
+/// Log-probabilities of one choice in OpenAI's two shapes: chat's content list and the legacy completions
+/// object. Chosen tokens must be passed once each, in order: their text comes from a streaming detokenizer,
+/// so that the tokens' texts join into the reply (a lone token would lose its leading space).
+/// </summary>
 public sealed class TokenStrings(InferenceEngine engine)
 {
+    private readonly Core.Text.StreamingDetokenizer? _chosen = engine.Tokenizer?.CreateStreamingDetokenizer();
+
     /// <summary>Reported when the chosen token is not among the engine's top ones (vLLM's convention for "very unlikely").</summary>
     public const double Unlisted = -9999.0;
 
-    public string Text(int id) => engine.Tokenizer is { } t ? t.Decode([id]) : $"<{id}>";
+    /// <summary>An alternative token's text: decoded after itself, so a word-initial space is kept.</summary>
+    public string Text(int id)
+    {
+        if (engine.Tokenizer is not { } t) return $"<{id}>";
+        string alone = t.Decode([id]), twice = t.Decode([id, id]);
+        return twice.Length >= alone.Length ? twice[alone.Length..] : alone;
+    }
+
+    private string Chosen(int id) => _chosen is null ? $"<{id}>" : _chosen.Push(id);
 
     public static double LogprobOf(int id, IReadOnlyList<TokenLogprob> top)
     {
@@ -25,7 +39,7 @@ public sealed class TokenStrings(InferenceEngine engine)
     /// <summary>Chat: one entry per token with its top <paramref name="k"/> alternatives.</summary>
     public JsonArray ChatEntries(IEnumerable<GeneratedToken> tokens, int k) => new(tokens.Select(t =>
     {
-        string text = Text(t.Id);
+        string text = Chosen(t.Id);
         return (JsonNode)new JsonObject
         {
             ["token"] = text,
@@ -42,7 +56,7 @@ public sealed class TokenStrings(InferenceEngine engine)
     /// <summary>Legacy completions: tokens, token_logprobs, top_logprobs (token → logprob) and text_offset.</summary>
     public JsonObject Legacy(IReadOnlyList<GeneratedToken> tokens, int k, int textOffset)
     {
-        var strings = tokens.Select(t => Text(t.Id)).ToArray();
+        var strings = tokens.Select(t => Chosen(t.Id)).ToArray();
         var offsets = new JsonArray();
         int at = textOffset;
         foreach (string s in strings) { offsets.Add(at); at += s.Length; }
