@@ -26,7 +26,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder (required unless --server)" };
         var device = new Option<string>("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
         var threads = new Option<int>("--threads") { Description = "CPU worker threads (0: all cores)" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
@@ -43,8 +43,12 @@ internal static class BenchCommand
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
+        var serverBench = new ServerBenchOptions();
+        serverBench.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(pr =>
         {
+            if (serverBench.TryRun(pr, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(json)) is { } exit) return exit;
+            if (pr.GetValue(model) is null) throw new EngineException("--model is required (or --server URL to load-test a running server)");
             var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
             var lagKv = kvPolicy.ParseLagKv(pr);
