@@ -118,6 +118,25 @@ public sealed class HttpApiTests
     }
 
     [Test]
+    public async Task Kv_of_a_request_matches_what_engine_run_reports_for_it()
+    {
+        var served = await _server.PostForJsonAsync("/v1/completions",
+            $$$"""{"prompt":"{{{Prompt}}}","max_tokens":120,"temperature":0,"ignore_eos":true,"kv_policy":{"policy":"lagkv","ratio":"4x","lag_size":16,"sink_size":4}}""");
+        var stdout = new StringWriter();
+        int exit = Engine.Cli.CliApp.Run(["run", "--model", TestServer.ModelFolder, "--device", "cpu", "--threads", "1", "--prompt", Prompt,
+            "--max-tokens", "120", "--temperature", "0", "--ignore-eos", "--lagkv", "4x", "--lag-size", "16", "--sink-size", "4", "--json"], stdout, new StringWriter());
+        Assert.That(exit, Is.Zero);
+        var run = JsonNode.Parse(stdout.ToString())!;
+        var kv = served["kv"]!;
+        Assert.That(served["choices"]![0]!["text"]!.GetValue<string>(), Is.EqualTo(run["text"]!.GetValue<string>()));
+        Assert.That(kv["compression_ratio"]!.GetValue<double>(), Is.EqualTo(run["kv_policy"]!["compression_ratio"]!.GetValue<double>()));
+        Assert.That(kv["bytes_saved"]!.GetValue<long>(), Is.EqualTo(run["kv_policy"]!["kv_bytes_saved"]!.GetValue<long>()));
+        Assert.That(kv["pages_used"]!.GetValue<int>(), Is.EqualTo(run["kv"]!["pages_used"]!.GetValue<int>()));
+        Assert.That(kv["layers"]!.AsArray().Select(l => l!["physical_length"]!.GetValue<int>()),
+            Is.EqualTo(run["kv"]!["layers"]!.AsArray().Select(l => l!["physical_len"]!.GetValue<int>())));
+    }
+
+    [Test]
     public async Task Metrics_count_tokens_and_latencies()
     {
         await _server.PostForJsonAsync("/v1/completions", $$"""{"prompt":"{{Prompt}}","max_tokens":3}""");
