@@ -129,8 +129,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
         var kv = KvReport.From(completion.Stats, plan.PolicyName, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
         gateway.Metrics.ObserveKv(kv);
         var calls = toolResult?.Calls ?? [];
-        string content = toolResult is null ? text.ToString() : (calls.Count > 0 ? toolResult.Content : text.ToString());
-        return new ChoiceResult(index, content, calls, WithoutEos(tokens, options),
+        return new ChoiceResult(index, text.ToString(), calls, WithoutEos(tokens, options),
             ChoiceResult.OpenAiReason(completion.FinishReason ?? FinishReason.Cancelled, calls.Count > 0),
             completion.Stats.PromptTokens, completion.Stats.GeneratedTokens, kv);
     }

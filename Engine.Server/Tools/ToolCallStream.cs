@@ -35,10 +35,12 @@ public sealed class ToolCallStream(ToolCallFormat format)
         {
             _capturing = true;
             _held.Clear().Append(all[open..]);
-            return all[..open];
+            return all[..open].TrimEnd();
         }
-        // Hold back a tail that could be the start of "<tool_call>".
+        // Hold back a tail that could be the start of "<tool_call>", and the blank space before it
+        // (a reply that turns into a call ends its content without it, as when parsed whole).
         int keep = PartialPrefix(all, ToolCallParser.QwenOpen);
+        while (keep < all.Length && char.IsWhiteSpace(all[all.Length - keep - 1])) keep++;
         _held.Clear().Append(all[(all.Length - keep)..]);
         return all[..(all.Length - keep)];
     }
