@@ -54,8 +54,13 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
                 if (sse is not null)
                 {
                     if (chat) await sse.WriteAsync(_shape.Chunk(meta, index, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null));
-                    onDelta = (tokens, text) => sse.WriteAsync(_shape.Chunk(meta, index, _shape.Delta(text), null,
-                        request.TopLogprobs is { } k && tokens.Count > 0 ? _shape.Logprobs(logprobs, tokens, k, 0) : null));
+                    int textOffset = 0; // legacy logprobs count offsets into the whole reply
+                    onDelta = (tokens, text) =>
+                    {
+                        var chunkLogprobs = request.TopLogprobs is { } k && tokens.Count > 0 ? _shape.Logprobs(logprobs, tokens, k, textOffset) : null;
+                        textOffset += text.Length;
+                        return sse.WriteAsync(_shape.Chunk(meta, index, _shape.Delta(text), null, chunkLogprobs));
+                    };
                 }
                 var result = await RunChoiceAsync(lease, completion, options, plan, index, toolFormat, onDelta, aborted);
                 if (aborted.IsCancellationRequested) return;

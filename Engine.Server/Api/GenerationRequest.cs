@@ -46,8 +46,12 @@ public sealed record GenerationRequest
     public static GenerationRequest Parse(JsonObject o, bool chat)
     {
         foreach (var (key, _) in o)
+        {
             if (!Known.Contains(key) && !Harmless.Contains(key))
                 throw ApiException.BadRequest($"unsupported field '{key}'", key, "unsupported_field");
+            if (chat ? key == "prompt" : key is "messages" or "tools" or "tool_choice" or "chat_template_kwargs" or "add_generation_prompt")
+                throw ApiException.BadRequest($"'{key}' belongs to {(chat ? "/v1/completions" : "/v1/chat/completions")}", key, "unsupported_field");
+        }
         RejectUnsupported(o, chat);
 
         int? maxTokens = JsonFields.Int(o, "max_completion_tokens") ?? JsonFields.Int(o, "max_tokens");

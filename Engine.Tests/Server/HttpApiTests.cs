@@ -162,6 +162,7 @@ public sealed class HttpApiTests
     [TestCase("""{"prompt":"x","kv_policy":{"policy":"lagkv"}}""", "kv_policy.ratio")]
     [TestCase("""{"prompt":"x","kv_policy":{"policy":"magic","ratio":"4x"}}""", "kv_policy.policy")]
     [TestCase("""{"max_tokens":3}""", "prompt")]
+    [TestCase("""{"prompt":"x","messages":[]}""", "messages")]
     [TestCase("""{"prompt":[1,99999]}""", null)]
     public async Task Bad_requests_are_400_in_openai_shape(string body, string? param)
     {
