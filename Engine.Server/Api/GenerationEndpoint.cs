@@ -36,7 +36,17 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
             var firstOptions = plan.Options(0);
             var first = plan.Start(engine, firstOptions); // bad input is a 400 before the request queues
 
-            using var lease = await gateway.AcquireAsync(aborted);
+            EngineGateway.EngineLease lease;
+            try
+            {
+                lease = await gateway.AcquireAsync(aborted);
+            }
+            catch
+            {
+                (firstOptions.KvPolicy as IDisposable)?.Dispose(); // the first choice never ran
+                throw;
+            }
+            using var turn = lease;
             var meta = new ResponseMeta(_shape.NewId(), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), gateway.Options.ModelId);
             var results = new List<ChoiceResult>();
             if (request.Stream)

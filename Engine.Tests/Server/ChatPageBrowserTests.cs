@@ -58,6 +58,9 @@ public sealed class ChatPageBrowserTests
         }
         wait.Until(d => d.FindElement(By.Id("status")).Text.Contains("generated tokens"));
         Assert.That(driver.FindElement(By.Id("send")).Enabled, Is.True);
+        // To look at the page: ENGINE_PAGE_SCREENSHOT=/tmp/page.png
+        if (Environment.GetEnvironmentVariable("ENGINE_PAGE_SCREENSHOT") is { Length: > 0 } path)
+            driver.GetScreenshot().SaveAsFile(path);
     }
 
     private static void EnsureBrowser()
