@@ -13,6 +13,11 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
 {
     private readonly ResponseShape _shape = new(chat);
 
+    /// <summary>With `stream_options.include_kv`, every this many chunks carries the cache's lengths.</summary>
+    private const int LiveKvEvery = 8;
+
+    private static long BytesPerSlot(Models.InferenceEngine engine) => engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize;
+
     public async Task HandleAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
@@ -65,11 +70,18 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
                 {
                     if (chat) await sse.WriteAsync(_shape.Chunk(meta, index, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null));
                     int textOffset = 0; // legacy logprobs count offsets into the whole reply
+                    int sinceKv = LiveKvEvery; // the first chunk shows the cache after the prompt
                     onDelta = (tokens, text) =>
                     {
                         var chunkLogprobs = request.TopLogprobs is { } k && tokens.Count > 0 ? _shape.Logprobs(logprobs, tokens, k, textOffset) : null;
                         textOffset += text.Length;
-                        return sse.WriteAsync(_shape.Chunk(meta, index, _shape.Delta(text), null, chunkLogprobs));
+                        var chunk = _shape.Chunk(meta, index, _shape.Delta(text), null, chunkLogprobs);
+                        if (options.KvPolicy is LiveKvObserver live && ++sinceKv >= LiveKvEvery)
+                        {
+                            sinceKv = 0;
+                            chunk["kv"] = KvReport.Of(live.Snapshot(), plan.PolicyName, BytesPerSlot(engine), null, engine.Cache.PageSize).ToJson();
+                        }
+                        return sse.WriteAsync(chunk);
                     };
                 }
                 var result = await RunChoiceAsync(lease, completion, options, plan, index, toolFormat, onDelta, aborted);
@@ -141,7 +153,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
             text.Append(toolResult.Content);
         }
         var engine = lease.Engine;
-        var kv = KvReport.From(completion.Stats, plan.PolicyName, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
+        var kv = KvReport.From(completion.Stats, plan.PolicyName, BytesPerSlot(engine));
         gateway.Metrics.ObserveKv(kv);
         var calls = toolResult?.Calls ?? [];
         return new ChoiceResult(index, text.ToString(), calls, WithoutEos(tokens, options),

@@ -25,6 +25,8 @@ public sealed record GenerationRequest
     public int? TopLogprobs { get; init; }
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
+    /// <summary>Extension `stream_options.include_kv`: chunks carry the cache's per-layer lengths as it fills and compresses.</summary>
+    public bool IncludeKv { get; init; }
     public bool IgnoreEos { get; init; }
     public KvPolicyRequest? KvPolicy { get; init; }
 
@@ -78,6 +80,7 @@ public sealed record GenerationRequest
             TopLogprobs = chat ? ChatLogprobs(o) : LegacyLogprobs(o),
             Stream = stream,
             IncludeUsage = streamOptions is not null && (JsonFields.Bool(streamOptions, "include_usage", "stream_options.include_usage") ?? false),
+            IncludeKv = streamOptions is not null && (JsonFields.Bool(streamOptions, "include_kv", "stream_options.include_kv") ?? false),
             IgnoreEos = JsonFields.Bool(o, "ignore_eos") ?? false,
             KvPolicy = KvPolicyRequest.Parse(o),
         };

@@ -14,12 +14,17 @@ public sealed record KvReport(string Policy, int LogicalLength, long LogicalSlot
     public double CompressionRatio => PhysicalSlots == 0 ? 1.0 : (double)LogicalSlots / PhysicalSlots;
 
     /// <param name="bytesPerSlot">KV bytes of one slot of one layer (keys and values of every KV head).</param>
-    public static KvReport From(GenerationStats stats, string policy, long bytesPerSlot)
+    public static KvReport From(GenerationStats stats, string policy, long bytesPerSlot) =>
+        Of(stats.Layers, policy, bytesPerSlot, stats.KvPagesUsed, stats.PageSize);
+
+    /// <summary>A report of per-layer lengths; <paramref name="pagesUsed"/> null: the pages those lengths fill.</summary>
+    public static KvReport Of(IReadOnlyList<LayerKvLength> layers, string policy, long bytesPerSlot, int? pagesUsed, int pageSize)
     {
-        long logical = stats.Layers.Sum(l => (long)l.LogicalLength);
-        long physical = stats.Layers.Sum(l => (long)l.PhysicalLength);
-        int length = stats.Layers.Count > 0 ? stats.Layers[0].LogicalLength : 0;
-        return new KvReport(policy, length, logical, physical, (logical - physical) * bytesPerSlot, stats.KvPagesUsed, stats.PageSize, stats.Layers);
+        long logical = layers.Sum(l => (long)l.LogicalLength);
+        long physical = layers.Sum(l => (long)l.PhysicalLength);
+        int length = layers.Count > 0 ? layers[0].LogicalLength : 0;
+        int pages = pagesUsed ?? layers.Sum(l => (l.PhysicalLength + pageSize - 1) / pageSize);
+        return new KvReport(policy, length, logical, physical, (logical - physical) * bytesPerSlot, pages, pageSize, layers);
     }
 
     public JsonObject ToJson() => new()

@@ -59,7 +59,7 @@ function requestBody(userText) {
   const body = {
     model: modelId || undefined,
     stream: true,
-    stream_options: { include_usage: true },
+    stream_options: { include_usage: true, include_kv: true },
     max_tokens: numberField("max_tokens"),
     temperature: numberField("temperature"),
     top_p: numberField("top_p"),

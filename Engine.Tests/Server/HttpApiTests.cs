@@ -137,6 +137,24 @@ public sealed class HttpApiTests
     }
 
     [Test]
+    public async Task Include_kv_streams_the_cache_as_it_compresses()
+    {
+        using var response = await _server.PostJsonAsync("/v1/completions",
+            """{"prompt":"Once upon a time","max_tokens":80,"temperature":0,"ignore_eos":true,"stream":true,"stream_options":{"include_kv":true},"kv_policy":{"policy":"lagkv","ratio":"4x","lag_size":8,"sink_size":4}}""");
+        var chunks = TestServer.SseEvents(await response.Content.ReadAsStringAsync())[..^1].Select(e => JsonNode.Parse(e)!).ToList();
+        var live = chunks.Where(c => c["kv"] is not null && c["choices"]![0]!["finish_reason"] is null).Select(c => c["kv"]!).ToList();
+        Assert.That(live, Has.Count.GreaterThanOrEqualTo(5));
+        var lengths = live.Select(k => k["logical_length"]!.GetValue<int>()).ToList();
+        Assert.That(lengths, Is.Ordered.Ascending);
+        Assert.That(lengths[^1], Is.GreaterThan(lengths[0]));
+        Assert.That(live[^1]["compression_ratio"]!.GetValue<double>(), Is.GreaterThan(1.2), "compression shows while the reply streams");
+        var final = chunks.Single(c => c["choices"]![0]!["finish_reason"] is not null)["kv"]!;
+        var whole = await _server.PostForJsonAsync("/v1/completions",
+            """{"prompt":"Once upon a time","max_tokens":80,"temperature":0,"ignore_eos":true,"kv_policy":{"policy":"lagkv","ratio":"4x","lag_size":8,"sink_size":4}}""");
+        Assert.That(final.ToJsonString(), Is.EqualTo(whole["kv"]!.ToJsonString()), "watching the cache does not change it");
+    }
+
+    [Test]
     public async Task Metrics_count_tokens_and_latencies()
     {
         await _server.PostForJsonAsync("/v1/completions", $$"""{"prompt":"{{Prompt}}","max_tokens":3}""");
