@@ -25,7 +25,8 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.Model(CommonOptions.ModelDescription + " (required unless --server)");
+        model.Required = false;
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
@@ -42,8 +43,12 @@ internal static class BenchCommand
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
+        var serverBench = new ServerBenchOptions();
+        serverBench.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(pr =>
         {
+            if (serverBench.TryRun(pr, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(json)) is { } exit) return exit;
+            if (pr.GetValue(model) is null) throw new EngineException("--model is required (or --server URL to load-test a running server)");
             var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
             var stderr = pr.InvocationConfiguration.Error;

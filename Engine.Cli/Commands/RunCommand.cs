@@ -36,11 +36,7 @@ internal static class RunCommand
     private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
     private static readonly KvPolicyOptions KvPolicy = new();
     private static readonly TemplateVariableOptions TemplateInputs = new();
-    private static readonly Option<string> Device = CommonOptions.Device();
-    private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
-    private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
-    private static readonly Option<string?> KvDType = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
-    private static readonly Option<int> Threads = CommonOptions.Threads();
+    private static readonly EngineLoadOptions EngineLoad = new();
     private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object with ids, text, finish reason, timings and KV statistics" };
     private static readonly Option<int> Logprobs = new("--logprobs") { Description = $"Report the top K log-probabilities per token (K <= {TopLogprobs.MaxK}; with --json)" };
 
@@ -50,9 +46,10 @@ internal static class RunCommand
         foreach (Option option in new Option[]
                  {
                      Model, Prompt, PromptIds, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
-                     IgnoreEos, PrefillChunk, Device, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
+                     IgnoreEos, PrefillChunk, Json, Logprobs,
                  })
             command.Options.Add(option);
+        EngineLoad.AddTo(command);
         KvPolicy.AddTo(command);
         TemplateInputs.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(Execute));
@@ -63,7 +60,7 @@ internal static class RunCommand
     {
         var stdout = parsed.InvocationConfiguration.Output;
         var stderr = parsed.InvocationConfiguration.Error;
-        var engineOptions = ReadEngineOptions(parsed);
+        var engineOptions = EngineLoad.Read(parsed);
         int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0);
         if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat");
         int[]? promptIds = parsed.GetValue(PromptIds) is { } idsText ? ParseIds(idsText) : null;
@@ -148,24 +145,6 @@ internal static class RunCommand
             FinishReason.KvExhausted => ExitCodes.KvExhausted,
             FinishReason.Error => ExitCodes.GenerationError,
             _ => ExitCodes.Ok,
-        };
-    }
-
-    private static EngineOptions ReadEngineOptions(ParseResult parsed)
-    {
-        DType? kvDType = null;
-        if (parsed.GetValue(KvDType) is { } kvText)
-            kvDType = DTypes.TryParse(kvText, out var t) ? t : throw new EngineException($"--kv-dtype: '{kvText}' is not one of f32, f16, bf16");
-        int pageSize = parsed.GetValue(PageSize);
-        if (pageSize <= 0 || (pageSize & (pageSize - 1)) != 0) throw new EngineException($"--page-size must be a power of two, got {pageSize}");
-        int threads = CommonOptions.ReadThreads(parsed, Threads);
-        return new EngineOptions
-        {
-            Device = parsed.GetValue(Device)!,
-            Threads = threads,
-            PageSize = pageSize,
-            KvDType = kvDType,
-            KvMemoryBytes = parsed.GetValue(KvMemory) is { } memory ? MemorySizeParser.Parse(memory, "--kv-memory") : null,
         };
     }
 
