@@ -18,7 +18,7 @@ internal static class DoctorCommand
         {
             var output = pr.InvocationConfiguration.Output;
             var inventory = DeviceInventory.Probe();
-            if (pr.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { inventory.Cuda, inventory.OpenCL, inventory.Cpu, inventory.Problems, AutoDevice = AutoDevice(inventory) }, Json));
+            if (pr.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { inventory.Cuda, inventory.OpenCL, inventory.Cpu, inventory.Problems, inventory.Drivers, AutoDevice = AutoDevice(inventory) }, Json));
             else WriteText(output, inventory);
             return 0;
         }));
@@ -31,7 +31,9 @@ internal static class DoctorCommand
 
     private static void WriteText(TextWriter output, DeviceInventory inventory)
     {
+        output.WriteLine(inventory.Drivers.Cuda);
         WriteDevices(output, "CUDA devices", inventory.Cuda);
+        output.WriteLine(inventory.Drivers.OpenCL);
         WriteDevices(output, "OpenCL devices", inventory.OpenCL);
         var cpu = inventory.Cpu;
         output.WriteLine($"CPU: {cpu.Architecture}, {cpu.LogicalCores} logical cores, SIMD: Vector128 {YesNo(cpu.Vector128)}, " +

@@ -39,6 +39,7 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>The ILGPU device of the given kind (Cuda, OpenCL or IlgpuCpu), or null when none is present.</summary>
     public static IlgpuBackend? TryCreate(BackendKind kind)
     {
+        GpuDriverLibraries.Register();
         Context? context = null;
         try
         {
