@@ -67,6 +67,7 @@ public sealed partial class IlgpuBackend : IBackend
     public string Name { get; }
     public BackendKind Kind { get; }
     public TransferCounters Transfers { get; } = new();
+    public LaunchCounters Launches { get; } = new();
     public long AllocatedBytes => Interlocked.Read(ref _allocated);
     public long PeakAllocatedBytes => Interlocked.Read(ref _peak);
 
@@ -102,6 +103,7 @@ public sealed partial class IlgpuBackend : IBackend
         // ILGPU turns the ref into a raw pointer: pinned, or a GC on another thread moves the array mid-copy.
         fixed (T* pinned = src)
             ViewOf<T>(dst).SubView(dstOffset, src.Length).CopyFromCPU(ref *pinned, src.Length);
+        Launches.AddHostSync(); // ILGPU's CopyFromCPU synchronizes its stream after the copy
         Transfers.AddToDevice((long)src.Length * Marshal.SizeOf<T>());
     }
 
@@ -109,7 +111,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         CheckElementSize<T>(src);
         CheckRange(src, srcOffset, dst.Length);
-        Accelerator.Synchronize();
+        Synchronize();
         if (dst.IsEmpty) return;
         // Pinned for the same reason as Upload: an unpinned destination would be written at its old place.
         fixed (T* pinned = dst)
@@ -117,7 +119,11 @@ public sealed partial class IlgpuBackend : IBackend
         Transfers.AddToHost((long)dst.Length * Marshal.SizeOf<T>());
     }
 
-    public void Synchronize() => Accelerator.Synchronize();
+    public void Synchronize()
+    {
+        Launches.AddHostSync();
+        Accelerator.Synchronize();
+    }
 
     /// <summary>The device view of an array of this backend, as elements of T (ushort for F16/BF16 bits).</summary>
     internal ArrayView<T> ViewOf<T>(DeviceArray array) where T : unmanaged

@@ -49,11 +49,14 @@ public static class ModelBenchmark
         var prefill = new List<double>();
         var decode = new List<double>();
         var ttft = new List<double>();
+        DecodeCounters? counters = null;
         for (int r = 0; r < settings.Repetitions; r++)
         {
             workload?.BeforeRepetition?.Invoke(r);
             var completion = engine.Generate(prompt, options);
-            Drain(completion, cancellation);
+            var probe = new DecodeCounterProbe(engine.Backend);
+            Drain(completion, cancellation, probe);
+            counters = probe.Result;
             var stats = completion.Stats;
             prefill.Add(stats.PrefillTokensPerSecond);
             decode.Add(stats.DecodeTokensPerSecond);
@@ -88,12 +91,13 @@ public static class ModelBenchmark
             PeakHostBytes = process.PeakWorkingSet64,
             PeakDeviceBytes = engine.Backend.PeakAllocatedBytes,
             MeasuredBandwidthGbps = measuredBandwidthGbps,
+            Counters = counters,
         };
     }
 
-    private static void Drain(Completion completion, CancellationToken cancellation)
+    private static void Drain(Completion completion, CancellationToken cancellation, DecodeCounterProbe? probe = null)
     {
-        foreach (var _ in completion.Run(cancellation)) { }
+        foreach (var _ in completion.Run(cancellation)) probe?.OnToken();
         if (completion.FinishReason == FinishReason.Cancelled) throw new OperationCanceledException("benchmark cancelled");
     }
 }
