@@ -23,6 +23,12 @@ public sealed class TransferCounters
     public long BytesToHost => Interlocked.Read(ref _toHost);
     public void AddToDevice(long bytes) => Interlocked.Add(ref _toDevice, bytes);
     public void AddToHost(long bytes) => Interlocked.Add(ref _toHost, bytes);
+    /// <summary>Puts the counts back to a snapshot (the backend's own self-checks are not the caller's traffic).</summary>
+    internal void Restore(long toDevice, long toHost)
+    {
+        Interlocked.Exchange(ref _toDevice, toDevice);
+        Interlocked.Exchange(ref _toHost, toHost);
+    }
 }
 
 /// <summary>
@@ -37,6 +43,12 @@ public sealed class LaunchCounters
     public long HostSyncs => Interlocked.Read(ref _syncs);
     public void AddLaunch() => Interlocked.Increment(ref _launches);
     public void AddHostSync() => Interlocked.Increment(ref _syncs);
+    /// <summary>Puts the counts back to a snapshot (the backend's own self-checks are not the caller's work).</summary>
+    internal void Restore(long launches, long syncs)
+    {
+        Interlocked.Exchange(ref _launches, launches);
+        Interlocked.Exchange(ref _syncs, syncs);
+    }
 }
 
 /// <summary>The shape of an attention call.</summary>

@@ -29,6 +29,7 @@ internal static class BenchCommand
         var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
         var device = new Option<string>("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
         var threads = new Option<int>("--threads") { Description = "CPU worker threads (0: all cores)" };
+        var kernels = KernelSetOption.Create();
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
@@ -39,7 +40,7 @@ internal static class BenchCommand
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
+        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
@@ -54,6 +55,7 @@ internal static class BenchCommand
             {
                 Device = pr.GetValue(device)!,
                 Threads = pr.GetValue(threads),
+                Kernels = KernelSetOption.Read(pr, kernels),
                 ContextLimit = settings.PromptTokens + settings.GenTokens,
             };
             bool random = pr.GetValue(randomWeights);
@@ -111,7 +113,7 @@ internal static class BenchCommand
         if (dtypeText is not null && !(DTypes.TryParse(dtypeText, out dtype) && dtype != DType.I32))
             throw new EngineException($"--dtype '{dtypeText}' is not one of bf16, f16, f32");
         config = config with { DType = dtype };
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
             using var checkpoint = new RandomCheckpoint(config, dtype);

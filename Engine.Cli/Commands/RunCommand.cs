@@ -8,6 +8,7 @@ using Engine.Core;
 using Engine.Core.Sampling;
 using Engine.Core.Text.Templates;
 using Engine.Kernels;
+using Engine.Kernels.Ilgpu;
 using Engine.Models;
 using Engine.Models.Benchmarks;
 using Engine.Models.Generation;
@@ -42,6 +43,7 @@ internal static class RunCommand
     private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
     private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
     private static readonly Option<string?> KvDType = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
+    private static readonly Option<string> Kernels = KernelSetOption.Create();
     private static readonly Option<int> Threads = new("--threads") { Description = "CPU backend worker threads (0: all cores)" };
     private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object with ids, text, finish reason, timings and KV statistics" };
     private static readonly Option<int> Logprobs = new("--logprobs") { Description = $"Report the top K log-probabilities per token (K <= {TopLogprobs.MaxK}; with --json)" };
@@ -52,7 +54,7 @@ internal static class RunCommand
         foreach (Option option in new Option[]
                  {
                      Model, Prompt, PromptIds, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
-                     IgnoreEos, PrefillChunk, Device, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
+                     IgnoreEos, PrefillChunk, Device, Kernels, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
                  })
             command.Options.Add(option);
         KvPolicy.AddTo(command);
@@ -151,6 +153,7 @@ internal static class RunCommand
         {
             Device = parsed.GetValue(Device)!,
             Threads = threads,
+            Kernels = KernelSetOption.Read(parsed, Kernels),
             PageSize = pageSize,
             KvDType = kvDType,
             KvMemoryBytes = parsed.GetValue(KvMemory) is { } memory ? MemorySizeParser.Parse(memory, "--kv-memory") : null,
@@ -228,6 +231,12 @@ internal static class RunCommand
         };
         if (policy.Name != "full")
             document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
+        if (engine.Backend is IlgpuBackend ilgpu)
+        {
+            document["kernels"] = ilgpu.KernelsInUse;
+            var fallbacks = ilgpu.KernelChecks.Where(k => !k.Passed).Select(k => new Dictionary<string, string> { ["kernel"] = k.Kernel, ["portable"] = k.PortableTwin, ["detail"] = k.Detail }).ToArray();
+            if (fallbacks.Length > 0) document["kernel_fallbacks"] = fallbacks;
+        }
         if (counters is not null)
         {
             document["kernel_launches_per_token"] = counters.KernelLaunchesPerToken;

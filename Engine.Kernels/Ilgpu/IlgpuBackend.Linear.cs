@@ -19,6 +19,13 @@ namespace Engine.Kernels.Ilgpu;
 public sealed partial class IlgpuBackend
 {
     private const int TileM = 64, TileN = 64, TileK = 16, MatMulThreads = 256;
+
+    /// <summary>The decode product with 16-byte weight loads; its portable twin loads one element at a time.</summary>
+    internal static readonly FastKernel PackedMatVec = FastKernel.Register("MatVecPackedKernel", "MatVecKernel", 1e-4,
+        (backend, random) => backend.CompareMatVec(random, fast => fast ? MatVecPath.Packed : MatVecPath.Element));
+
+    /// <summary>The decode matrix-vector kernels, fastest first.</summary>
+    internal enum MatVecPath { Element, Packed }
     /// <summary>Row stride of the staged weight tile: one float of padding keeps its transposing stores off a single bank.</summary>
     private const int WeightTileStride = TileN + 1;
 
@@ -165,30 +172,70 @@ public sealed partial class IlgpuBackend
     private void LinearOf<TW, TF, TP>(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim)
         where TW : unmanaged where TF : struct, IElementFormat<TW> where TP : struct, IPackFormat
     {
+        if (rows == 1)
+        {
+            bool packable = inDim % default(TP).Count == 0 && ((IlgpuArray)weight).ByteOffset % 16 == 0;
+            MatVecOf<TW, TF, TP>(packable && UseFast(PackedMatVec) ? MatVecPath.Packed : MatVecPath.Element, x, weight, bias, output, inDim, outDim);
+            return;
+        }
         var xs = ViewOf<float>(x);
         var w = ViewOf<TW>(weight);
         var b = bias is null ? w : ViewOf<TW>(bias);
         int hasBias = bias is null ? 0 : 1;
         var y = ViewOf<float>(output);
-        if (rows == 1)
-        {
-            int warpsPerGroup = GroupSize / Accelerator.WarpSize;
-            var config = new KernelConfig((outDim + warpsPerGroup - 1) / warpsPerGroup, GroupSize);
-            int perPack = default(TP).Count;
-            bool packable = inDim % perPack == 0 && ((IlgpuArray)weight).ByteOffset % 16 == 0;
-            if (packable)
-            {
-                var packs = ViewOf<Pack16>(weight.View(0, (long)outDim * inDim));
-                Kernel<ArrayView<float>, ArrayView<Pack16>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecPackedKernel<TW, TF, TP>)(config, xs, packs, b, hasBias, y, inDim, outDim);
-            }
-            else
-            {
-                Kernel<ArrayView<float>, ArrayView<TW>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecKernel<TW, TF>)(config, xs, w, b, hasBias, y, inDim, outDim);
-            }
-            return;
-        }
         int tiles = ((rows + TileM - 1) / TileM) * ((outDim + TileN - 1) / TileN);
         Kernel<ArrayView<float>, ArrayView<TW>, ArrayView<TW>, int, ArrayView<float>, int, int, int>(MatMulKernel<TW, TF>)(
             new KernelConfig(tiles, MatMulThreads), xs, w, b, hasBias, y, rows, inDim, outDim);
+    }
+
+    /// <summary>One decode matrix-vector product by the given kernel (the caller checked that its layout fits).</summary>
+    private void MatVecOf<TW, TF, TP>(MatVecPath path, DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW> where TP : struct, IPackFormat
+    {
+        var xs = ViewOf<float>(x);
+        var w = ViewOf<TW>(weight);
+        var b = bias is null ? w : ViewOf<TW>(bias);
+        int hasBias = bias is null ? 0 : 1;
+        var y = ViewOf<float>(output);
+        int warpsPerGroup = GroupSize / Accelerator.WarpSize;
+        var config = new KernelConfig((outDim + warpsPerGroup - 1) / warpsPerGroup, GroupSize);
+        switch (path)
+        {
+            case MatVecPath.Packed:
+                var packs = ViewOf<Pack16>(weight.View(0, (long)outDim * inDim));
+                Kernel<ArrayView<float>, ArrayView<Pack16>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecPackedKernel<TW, TF, TP>)(config, xs, packs, b, hasBias, y, inDim, outDim);
+                break;
+            default:
+                Kernel<ArrayView<float>, ArrayView<TW>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecKernel<TW, TF>)(config, xs, w, b, hasBias, y, inDim, outDim);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Self-check of a decode matrix-vector kernel: <paramref name="pathOf"/>(true) against <paramref name="pathOf"/>(false)
+    /// on a small random product with bias, in every weight dtype; the largest relative difference.
+    /// </summary>
+    internal double CompareMatVec(Random random, Func<bool, MatVecPath> pathOf)
+    {
+        const int inDim = 96, outDim = 41; // rows of 12 packs of bf16, an outDim that leaves a partial group
+        double worst = 0;
+        using var x = RandomArray(DType.F32, inDim, random);
+        foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
+        {
+            using var weight = RandomArray(dtype, inDim * outDim, random);
+            using var bias = RandomArray(dtype, outDim, random);
+            void Run(MatVecPath path, DeviceArray output)
+            {
+                switch (dtype)
+                {
+                    case DType.F32: MatVecOf<float, F32Format, F32Pack>(path, x, weight, bias, output, inDim, outDim); break;
+                    case DType.F16: MatVecOf<ushort, F16Format, F16Pack>(path, x, weight, bias, output, inDim, outDim); break;
+                    default: MatVecOf<ushort, BF16Format, BF16Pack>(path, x, weight, bias, output, inDim, outDim); break;
+                }
+            }
+            double error = CompareOutputs(outDim, output => Run(pathOf(true), output), output => Run(pathOf(false), output));
+            if (!(error <= worst)) worst = error;
+        }
+        return worst;
     }
 }

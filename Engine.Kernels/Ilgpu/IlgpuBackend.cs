@@ -37,7 +37,8 @@ public sealed partial class IlgpuBackend : IBackend
     }
 
     /// <summary>The ILGPU device of the given kind (Cuda, OpenCL or IlgpuCpu), or null when none is present.</summary>
-    public static IlgpuBackend? TryCreate(BackendKind kind)
+    /// <param name="kernels">Fast: fast kernels once they pass their self-check on this device; Portable: never.</param>
+    public static IlgpuBackend? TryCreate(BackendKind kind, KernelSet kernels = KernelSet.Fast)
     {
         GpuDriverLibraries.Register();
         Context? context = null;
@@ -54,7 +55,7 @@ public sealed partial class IlgpuBackend : IBackend
             AcceleratorType type = kind switch { BackendKind.Cuda => AcceleratorType.Cuda, BackendKind.OpenCL => AcceleratorType.OpenCL, _ => AcceleratorType.CPU };
             Device? device = context.Devices.Where(d => d.AcceleratorType == type).OrderByDescending(d => d.MemorySize).FirstOrDefault();
             if (device is null) { context.Dispose(); return null; }
-            return new IlgpuBackend(context, device.CreateAccelerator(context), kind);
+            return new IlgpuBackend(context, device.CreateAccelerator(context), kind) { RequestedKernels = kernels };
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

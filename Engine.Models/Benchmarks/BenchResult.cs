@@ -48,6 +48,8 @@ public sealed record BenchResult
     public required double? MeasuredBandwidthGbps { get; init; }
     /// <summary>Launches, host syncs and host-device bytes per decode token (the last repetition); null where the backend does not count launches.</summary>
     public DecodeCounters? Counters { get; init; }
+    /// <summary>ILGPU devices: "fast" or "portable" (forced, or a fast kernel failed its self-check); null elsewhere.</summary>
+    public string? Kernels { get; init; }
 
     /// <summary>Bandwidth decode achieved: bytes read per token x median tokens per second.</summary>
     public double DecodeBandwidthGbps => DecodeBytesPerToken * DecodeTokensPerSecond.Median / 1e9;
@@ -78,6 +80,7 @@ public sealed record BenchResult
             ["measured_bandwidth_gbps"] = MeasuredBandwidthGbps,
             ["roofline_fraction"] = RooflineFraction,
         };
+        if (Kernels is not null) json["kernels"] = Kernels;
         Counters?.AddTo(json);
         return json;
     }

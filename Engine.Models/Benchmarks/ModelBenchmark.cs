@@ -3,6 +3,7 @@ using Engine.Core;
 using Engine.Core.Sampling;
 using Engine.Kernels;
 using Engine.Kernels.Cpu;
+using Engine.Kernels.Ilgpu;
 using Engine.Models.Generation;
 
 namespace Engine.Models.Benchmarks;
@@ -92,6 +93,7 @@ public static class ModelBenchmark
             PeakDeviceBytes = engine.Backend.PeakAllocatedBytes,
             MeasuredBandwidthGbps = measuredBandwidthGbps,
             Counters = counters,
+            Kernels = engine.Backend is IlgpuBackend ilgpu ? ilgpu.KernelsInUse : null,
         };
     }
 
