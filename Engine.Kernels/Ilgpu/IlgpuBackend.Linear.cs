@@ -9,9 +9,11 @@ namespace Engine.Kernels.Ilgpu;
 /// <summary>
 /// Linear layer: output[r, o] = sum_i x[r, i] * weight[o, i] (+ bias[o]), weights widened to F32 in
 /// registers, F32 accumulation.
-/// - rows == 1 (decode): matrix-vector, one warp per output row; lanes stride along the row so a
-///   warp reads contiguous memory; when rows are 16-byte aligned each lane loads 16 bytes at once
-///   (8 bf16/f16 or 4 f32 weights); a warp reduction finishes the dot product.
+/// - rows == 1 (decode): matrix-vector; lanes stride along the row so a warp reads contiguous memory
+///   and a warp reduction finishes each dot product. Three kernels: four rows per warp with 16-byte
+///   loads of weights and x (the fast one, when weights and x are 16-byte aligned), one row per warp
+///   with 16-byte weight loads (fast, weights aligned), one row per warp with element loads (the
+///   portable twin both fast ones are self-checked against on first use, see FastKernel).
 /// - rows &gt; 1 (prefill): matrix-matrix with 64x64 output tiles and 16-deep K tiles staged in shared
 ///   memory; each of 256 threads accumulates a 4x4 block.
 /// A bias of another dtype than the weight is added by a separate kernel.
@@ -24,8 +26,15 @@ public sealed partial class IlgpuBackend
     internal static readonly FastKernel PackedMatVec = FastKernel.Register("MatVecPackedKernel", "MatVecKernel", 1e-4,
         (backend, random) => backend.CompareMatVec(random, fast => fast ? MatVecPath.Packed : MatVecPath.Element));
 
-    /// <summary>The decode matrix-vector kernels, fastest first.</summary>
-    internal enum MatVecPath { Element, Packed }
+    /// <summary>The decode product with several rows per warp and 16-byte loads of weights and x; its twin loads one element at a time.</summary>
+    internal static readonly FastKernel RowsMatVec = FastKernel.Register("MatVecRowsKernel", "MatVecKernel", 1e-4,
+        (backend, random) => backend.CompareMatVec(random, fast => fast ? MatVecPath.Rows : MatVecPath.Element));
+
+    /// <summary>Output rows per warp of <see cref="MatVecRowsKernel{TW, TF, TP}"/>: its weight loads in flight per lane and iteration.</summary>
+    private const int MatVecRowsPerWarp = 4;
+
+    /// <summary>The decode matrix-vector kernels.</summary>
+    internal enum MatVecPath { Element, Packed, Rows }
     /// <summary>Row stride of the staged weight tile: one float of padding keeps its transposing stores off a single bank.</summary>
     private const int WeightTileStride = TileN + 1;
 
@@ -63,6 +72,49 @@ public sealed partial class IlgpuBackend
         acc = WarpExtensions.Reduce<float, AddFloat>(acc);
         if (Warp.IsFirstLane)
             output[o] = hasBias != 0 ? acc + default(TF).Widen(bias[o]) : acc;
+    }
+
+    /// <summary>
+    /// Decode product, four output rows per warp: each lane loads one 16-byte pack of each of the four rows (four
+    /// independent loads in flight) and the matching x packs (16 bytes each, shared by the four rows), so x is read
+    /// once per four rows and every global load is 128 bits. Rows past outDim read the last row and are not stored.
+    /// </summary>
+    [KernelInstance(typeof(float), typeof(F32Format), typeof(F32Pack))]
+    [KernelInstance(typeof(ushort), typeof(F16Format), typeof(F16Pack))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format), typeof(BF16Pack))]
+    internal static void MatVecRowsKernel<TW, TF, TP>(ArrayView<Pack16> x, ArrayView<Pack16> weight, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW> where TP : struct, IPackFormat
+    {
+        int o = (Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx) * MatVecRowsPerWarp;
+        if (o >= outDim) return; // whole warps leave together
+        int packsPerRow = inDim / default(TP).Count;
+        int xPacks = default(TP).XPacks;
+        long row0 = (long)o * packsPerRow;
+        long row1 = (long)Math.Min(o + 1, outDim - 1) * packsPerRow;
+        long row2 = (long)Math.Min(o + 2, outDim - 1) * packsPerRow;
+        long row3 = (long)Math.Min(o + 3, outDim - 1) * packsPerRow;
+        float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
+        for (int k = Warp.LaneIdx; k < packsPerRow; k += Warp.WarpSize)
+        {
+            Pack16 w0 = weight[row0 + k], w1 = weight[row1 + k], w2 = weight[row2 + k], w3 = weight[row3 + k];
+            Pack16 x0 = x[(long)k * xPacks];
+            Pack16 x1 = xPacks == 2 ? x[(long)k * 2 + 1] : x0;
+            a0 += default(TP).Dot(w0, x0, x1);
+            a1 += default(TP).Dot(w1, x0, x1);
+            a2 += default(TP).Dot(w2, x0, x1);
+            a3 += default(TP).Dot(w3, x0, x1);
+        }
+        a0 = WarpExtensions.Reduce<float, AddFloat>(a0);
+        a1 = WarpExtensions.Reduce<float, AddFloat>(a1);
+        a2 = WarpExtensions.Reduce<float, AddFloat>(a2);
+        a3 = WarpExtensions.Reduce<float, AddFloat>(a3);
+        if (Warp.IsFirstLane)
+        {
+            StoreOne<TW, TF>(a0, 0, o, bias, hasBias, output, outDim);
+            StoreOne<TW, TF>(a1, 0, o + 1, bias, hasBias, output, outDim);
+            StoreOne<TW, TF>(a2, 0, o + 2, bias, hasBias, output, outDim);
+            StoreOne<TW, TF>(a3, 0, o + 3, bias, hasBias, output, outDim);
+        }
     }
 
     [KernelInstance(typeof(float), typeof(F32Format))]
@@ -175,7 +227,11 @@ public sealed partial class IlgpuBackend
         if (rows == 1)
         {
             bool packable = inDim % default(TP).Count == 0 && ((IlgpuArray)weight).ByteOffset % 16 == 0;
-            MatVecOf<TW, TF, TP>(packable && UseFast(PackedMatVec) ? MatVecPath.Packed : MatVecPath.Element, x, weight, bias, output, inDim, outDim);
+            bool xPackable = packable && ((IlgpuArray)x).ByteOffset % 16 == 0;
+            var path = xPackable && UseFast(RowsMatVec) ? MatVecPath.Rows
+                : packable && UseFast(PackedMatVec) ? MatVecPath.Packed
+                : MatVecPath.Element;
+            MatVecOf<TW, TF, TP>(path, x, weight, bias, output, inDim, outDim);
             return;
         }
         var xs = ViewOf<float>(x);
@@ -201,6 +257,13 @@ public sealed partial class IlgpuBackend
         var config = new KernelConfig((outDim + warpsPerGroup - 1) / warpsPerGroup, GroupSize);
         switch (path)
         {
+            case MatVecPath.Rows:
+                int rowsPerGroup = warpsPerGroup * MatVecRowsPerWarp;
+                var xPacks = ViewOf<Pack16>(x.View(0, inDim));
+                var weightPacks = ViewOf<Pack16>(weight.View(0, (long)outDim * inDim));
+                Kernel<ArrayView<Pack16>, ArrayView<Pack16>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecRowsKernel<TW, TF, TP>)(
+                    new KernelConfig((outDim + rowsPerGroup - 1) / rowsPerGroup, GroupSize), xPacks, weightPacks, b, hasBias, y, inDim, outDim);
+                break;
             case MatVecPath.Packed:
                 var packs = ViewOf<Pack16>(weight.View(0, (long)outDim * inDim));
                 Kernel<ArrayView<float>, ArrayView<Pack16>, ArrayView<TW>, int, ArrayView<float>, int, int>(MatVecPackedKernel<TW, TF, TP>)(config, xs, packs, b, hasBias, y, inDim, outDim);
