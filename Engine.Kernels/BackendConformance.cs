@@ -145,11 +145,17 @@ public sealed class BackendConformance(IBackend tested, IBackend reference)
         var expected = new float[length];
         tested.Download<float>(outputs[0], actual);
         reference.Download<float>(outputs[1], expected);
+        return RelativeDifference(actual, expected);
+    }
+
+    /// <summary>max |actual - expected| / (1 + max |expected|); NaN anywhere in actual makes it NaN.</summary>
+    public static double RelativeDifference(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
         double worst = 0, scale = 0;
-        for (int i = 0; i < length; i++)
+        for (int i = 0; i < expected.Length; i++)
         {
             double diff = Math.Abs((double)actual[i] - expected[i]);
-            if (!(diff <= worst)) worst = diff;
+            if (!(diff <= worst)) worst = diff; // NaN sticks
             scale = Math.Max(scale, Math.Abs(expected[i]));
         }
         return worst / (1 + scale);

@@ -85,14 +85,7 @@ public sealed partial class IlgpuBackend
         var portableValues = new float[length];
         Download<float>(a, fastValues);
         Download<float>(b, portableValues);
-        double worst = 0, scale = 0;
-        for (long i = 0; i < length; i++)
-        {
-            double diff = Math.Abs((double)fastValues[i] - portableValues[i]);
-            if (!(diff <= worst)) worst = diff; // NaN sticks
-            scale = Math.Max(scale, Math.Abs(portableValues[i]));
-        }
-        return worst / (1 + scale);
+        return BackendConformance.RelativeDifference(fastValues, portableValues);
     }
 
     /// <summary>For self-checks: a device array of random values in [-1, 1) in the given dtype.</summary>
