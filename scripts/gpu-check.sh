@@ -50,6 +50,9 @@ else
   shapes=(qwen2.5-0.5b qwen2-7b); prompts=(512 4096); gen=128; reps=2; lagkv=(--lagkv 8x); greedy_tokens=200; bench_limit=75
 fi
 
+# First start outside the steps' limits: the checkout's launcher may build, the bundle unpacks its native libraries.
+"$engine" --help > /dev/null 2>&1 || { echo "error: $engine does not start" >&2; exit 2; }
+
 started=$(date +%s)
 budget=${ENGINE_GPU_CHECK_BUDGET_S:-470}   # 8 minutes less start-up and the summary
 printf 'step\texit\tseconds\n' > "$out/steps.tsv"
@@ -101,7 +104,8 @@ done
 if command -v python3 >/dev/null && python3 -c 'import torch' 2>/dev/null; then
   torch_device=$([[ $device == cpu ]] && echo cpu || echo cuda)
   quick_flag=$( (( quick )) && echo --quick || true)
-  step torch-peer 150 python3 "$here/torch_peer.py" --device "$torch_device" --models "$here/models.json" \
+  registry="$here/models.json"; [[ -f $registry ]] || registry="$here/../models.json"   # the bundle's, else the checkout's
+  step torch-peer 150 python3 "$here/torch_peer.py" --device "$torch_device" --models "$registry" \
     --shapes "${shapes[@]}" --prompts "${prompts[@]}" --gen "$gen" $quick_flag
   finish_json torch-peer
 else
