@@ -6,10 +6,10 @@
 #   1. engine doctor (text and JSON; the fast kernels' self-check on the device)
 #   2. stories260K (and every --model DIR) greedy on the device vs the SIMD CPU backend: tokens and top log-probs
 #   3. engine selftest: the op-conformance cases on the device against the SIMD CPU backend
-#   4. engine bench --random-weights for the qwen2.5-0.5b and qwen2-7b shapes: prompt 512 and 4096, decode 128,
+#   4. with python3 and torch: bf16 matmul peak, copy bandwidth and a plain PyTorch bf16 prefill/decode of the
+#      same shapes (scripts/torch_peer.py), the same-run peer (before the engine's benchmarks, which may run out of time)
+#   5. engine bench --random-weights for the qwen2.5-0.5b and qwen2-7b shapes: prompt 512 and 4096, decode 128,
 #      LagKV 8x against the full cache; kernel launches, host syncs and host-device bytes per token
-#   5. with python3 and torch: bf16 matmul peak, copy bandwidth and a plain PyTorch bf16 prefill/decode of the
-#      same shapes (scripts/torch_peer.py), the same-run peer
 #   6. OUTDIR/summary.md (one table) and OUTDIR/summary.json, from every JSON file above (engine gpu-report)
 # Environment: ENGINE_GPU_CHECK_DEVICE (default cuda; `cpu` for a dry run), ENGINE_BIN (default: the bundle's
 # engine; e.g. the repository's ./engine for a dry run from a checkout).
@@ -47,7 +47,7 @@ done
 if (( quick )); then
   shapes=(qwen2.5-0.5b); prompts=(32 64); gen=4; reps=1; lagkv=(--lagkv 8x --lag-size 8 --sink-size 4); greedy_tokens=24; bench_limit=240
 else
-  shapes=(qwen2.5-0.5b qwen2-7b); prompts=(512 4096); gen=128; reps=2; lagkv=(--lagkv 8x); greedy_tokens=200; bench_limit=75
+  shapes=(qwen2.5-0.5b qwen2-7b); prompts=(512 4096); gen=128; reps=2; lagkv=(--lagkv 8x); greedy_tokens=200; bench_limit=60
 fi
 
 # First start outside the steps' limits: the checkout's launcher may build, the bundle unpacks its native libraries.
@@ -92,26 +92,29 @@ done
 
 step selftest 150 "$engine" selftest --device "$device" --json; finish_json selftest
 
-for shape in "${shapes[@]}"; do
-  for prompt in "${prompts[@]}"; do
-    name="bench-$shape-p$prompt"
-    step "$name" "$bench_limit" "$engine" bench --model "$shape" --random-weights --dtype bf16 --device "$device" \
-      --prompt-tokens "$prompt" --gen-tokens "$gen" --repetitions "$reps" "${lagkv[@]}" --json
-    finish_json "$name"
-  done
-done
-
 if command -v python3 >/dev/null && python3 -c 'import torch' 2>/dev/null; then
   torch_device=$([[ $device == cpu ]] && echo cpu || echo cuda)
   quick_flag=$( (( quick )) && echo --quick || true)
   registry="$here/models.json"; [[ -f $registry ]] || registry="$here/../models.json"   # the bundle's, else the checkout's
-  step torch-peer 150 python3 "$here/torch_peer.py" --device "$torch_device" --models "$registry" \
+  step torch-peer 120 python3 "$here/torch_peer.py" --device "$torch_device" --models "$registry" \
     --shapes "${shapes[@]}" --prompts "${prompts[@]}" --gen "$gen" $quick_flag
   finish_json torch-peer
 else
   printf 'torch-peer\tskipped (no python3 with torch)\t0\n' >> "$out/steps.tsv"
   echo "gpu-check: torch-peer skipped (no python3 with torch)" >&2
 fi
+
+for shape in "${shapes[@]}"; do
+  for prompt in "${prompts[@]}"; do
+    name="bench-$shape-p$prompt"
+    # Long prompts: one timed request per side, and more time (prefill attention is not tiled yet).
+    r=$reps; limit=$bench_limit
+    (( prompt >= 4096 )) && r=1 && limit=$(( bench_limit * 2 ))
+    step "$name" "$limit" "$engine" bench --model "$shape" --random-weights --dtype bf16 --device "$device" \
+      --prompt-tokens "$prompt" --gen-tokens "$gen" --repetitions "$r" "${lagkv[@]}" --json
+    finish_json "$name"
+  done
+done
 
 "$engine" gpu-report "$out" --device "$device" > "$out/summary.md" 2> "$out/gpu-report.err"
 rc=$?
