@@ -23,6 +23,32 @@ public sealed class TransferCounters
     public long BytesToHost => Interlocked.Read(ref _toHost);
     public void AddToDevice(long bytes) => Interlocked.Add(ref _toDevice, bytes);
     public void AddToHost(long bytes) => Interlocked.Add(ref _toHost, bytes);
+    /// <summary>Puts the counts back to a snapshot (the backend's own self-checks are not the caller's traffic).</summary>
+    internal void Restore(long toDevice, long toHost)
+    {
+        Interlocked.Exchange(ref _toDevice, toDevice);
+        Interlocked.Exchange(ref _toHost, toHost);
+    }
+}
+
+/// <summary>
+/// Device work the host issued, counted by the ILGPU backend the same way on every accelerator (the CPU
+/// simulator and CUDA alike): kernel launches, and host syncs (every Synchronize, every Download, and every
+/// Upload, since ILGPU 1.5.3's copy from the host waits for its stream).
+/// </summary>
+public sealed class LaunchCounters
+{
+    private long _launches, _syncs;
+    public long KernelLaunches => Interlocked.Read(ref _launches);
+    public long HostSyncs => Interlocked.Read(ref _syncs);
+    public void AddLaunch() => Interlocked.Increment(ref _launches);
+    public void AddHostSync() => Interlocked.Increment(ref _syncs);
+    /// <summary>Puts the counts back to a snapshot (the backend's own self-checks are not the caller's work).</summary>
+    internal void Restore(long launches, long syncs)
+    {
+        Interlocked.Exchange(ref _launches, launches);
+        Interlocked.Exchange(ref _syncs, syncs);
+    }
 }
 
 /// <summary>The shape of an attention call.</summary>
@@ -46,6 +72,8 @@ public interface IBackend : IDisposable
     BackendKind Kind { get; }
     /// <summary>Host/device traffic through <see cref="Upload{T}"/> and <see cref="Download{T}"/>.</summary>
     TransferCounters Transfers { get; }
+    /// <summary>Kernel launches and host syncs; null where the backend does not launch kernels (the SIMD CPU backend).</summary>
+    LaunchCounters? Launches => null;
     /// <summary>Bytes currently allocated through <see cref="Allocate"/> and not yet disposed.</summary>
     long AllocatedBytes { get; }
     /// <summary>Peak of <see cref="AllocatedBytes"/>.</summary>

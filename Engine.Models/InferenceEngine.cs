@@ -78,7 +78,7 @@ public sealed class InferenceEngine : IDisposable
         var chatTemplate = ChatTemplate.Load(folder);
         using var checkpoint = Checkpoint.Open(folder);
         WeightSpec.Check(config, checkpoint); // before the device is touched
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
             return Create(model, backend, checkpoint, config, defaults, options, tokenizer, chatTemplate, ownsBackend: true, clock: clock);

@@ -29,6 +29,7 @@ internal static class BenchCommand
         model.Required = false;
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var kernels = KernelSetOption.Create();
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
@@ -39,7 +40,7 @@ internal static class BenchCommand
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
+        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
@@ -59,6 +60,7 @@ internal static class BenchCommand
             {
                 Device = pr.GetValue(device)!,
                 Threads = CommonOptions.ReadThreads(pr, threads),
+                Kernels = KernelSetOption.Read(pr, kernels),
             };
             bool random = pr.GetValue(randomWeights);
             string? dtypeText = pr.GetValue(dtype);
@@ -129,7 +131,7 @@ internal static class BenchCommand
     /// <summary>An engine over random weights of <paramref name="config"/>'s shape and dtype.</summary>
     private static InferenceEngine LoadRandom(string model, ModelConfig config, EngineOptions options)
     {
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
             using var checkpoint = new RandomCheckpoint(config, config.DType);

@@ -1,3 +1,4 @@
+using Engine.Models.Kv;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -86,7 +87,7 @@ internal static class EvalKvCommand
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0) throw new EngineException("--ratios is empty: expected e.g. 2x,4x,8x");
-        return parts.Select(part => LagKvFlags.ParseRetention(part, "--ratios")).Distinct().ToArray();
+        return parts.Select(part => LagKvText.ParseRetention(part, "--ratios")).Distinct().ToArray();
     }
 
     private static void WriteTable(TextWriter output, IReadOnlyList<KvEvalResult> results, int lag, int sink)

@@ -54,7 +54,7 @@ internal static class EvalPasskeyCommand
             if (kind != KvEvalPolicy.Full && ratio is null) throw new EngineException($"--policy {KvEvalPolicyNames.Name(kind)} needs --lagkv RATIO to set its budget");
             var options = new LagKvOptions
             {
-                Retention = ratio is null ? 0.5 : LagKvFlags.ParseRetention(ratio), LagSize = parsed.GetValue(lagSize), SinkSize = parsed.GetValue(sinkSize),
+                Retention = ratio is null ? 0.5 : LagKvText.ParseRetention(ratio), LagSize = parsed.GetValue(lagSize), SinkSize = parsed.GetValue(sinkSize),
             };
 
             var eval = EvalModel.Open(parsed.GetValue(model)!);

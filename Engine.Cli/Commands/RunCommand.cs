@@ -7,7 +7,9 @@ using Engine.Core;
 using Engine.Core.Sampling;
 using Engine.Core.Text.Templates;
 using Engine.Kernels;
+using Engine.Kernels.Ilgpu;
 using Engine.Models;
+using Engine.Models.Benchmarks;
 using Engine.Models.Generation;
 
 namespace Engine.Cli.Commands;
@@ -87,13 +89,15 @@ internal static class RunCommand
             : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options, render)
             : engine.Generate(parsed.GetValue(Prompt)!, options);
         bool json = parsed.GetValue(Json);
+        var counters = new DecodeCounterProbe(engine.Backend);
         foreach (var token in completion.Run(interrupt.Token))
         {
+            counters.OnToken();
             if (json) continue;
             stdout.Write(token.Text);
             stdout.Flush();
         }
-        if (json) stdout.WriteLine(ToJson(engine, completion, policy));
+        if (json) stdout.WriteLine(ToJson(engine, completion, policy, counters.Result));
         else
         {
             stdout.WriteLine();
@@ -190,7 +194,7 @@ internal static class RunCommand
             $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {prefilled}{s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
-    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
+    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy, DecodeCounters? counters)
     {
         var s = c.Stats;
         var document = new Dictionary<string, object?>
@@ -221,6 +225,18 @@ internal static class RunCommand
         };
         if (policy.Name != "full")
             document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.BytesPerPage / engine.Cache.PageSize);
+        if (engine.Backend is IlgpuBackend ilgpu)
+        {
+            document["kernels"] = ilgpu.KernelsInUse;
+            var fallbacks = ilgpu.KernelChecks.Where(k => !k.Passed).Select(k => new Dictionary<string, string> { ["kernel"] = k.Kernel, ["portable"] = k.PortableTwin, ["detail"] = k.Detail }).ToArray();
+            if (fallbacks.Length > 0) document["kernel_fallbacks"] = fallbacks;
+        }
+        if (counters is not null)
+        {
+            document["kernel_launches_per_token"] = counters.KernelLaunchesPerToken;
+            document["host_syncs_per_token"] = counters.HostSyncsPerToken;
+            document["host_device_bytes_per_token"] = counters.HostDeviceBytesPerToken;
+        }
         if (c.Logprobs.Count > 0)
             document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
         return JsonSerializer.Serialize(document, CliJson.Compact);

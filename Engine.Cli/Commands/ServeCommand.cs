@@ -40,9 +40,9 @@ internal static class ServeCommand
     /// <summary>The server options the command line gives (checked; no model is loaded here).</summary>
     public static ServerOptions ReadOptions(ParseResult parsed)
     {
-        var lagKv = KvPolicy.ParseLagKv(parsed);
-        string policy = (parsed.GetValue(KvPolicy.Policy) ?? (lagKv is null ? "full" : "lagkv")).Trim().ToLowerInvariant();
-        if (policy != "full" && lagKv is null) throw new EngineException($"--kv-policy {policy} needs a budget: give --lagkv (e.g. --lagkv 4x)");
+        var kvSettings = KvPolicy.Read(parsed, KvPolicyOptions.RecommendationFor(parsed.GetValue(Model)!));
+        var lagKv = kvSettings.LagKv;
+        string policy = kvSettings.Name;
         int port = parsed.GetValue(Port);
         if (port is < 0 or > 65535) throw new EngineException($"--port must be between 0 and 65535, got {port}");
         int maxQueue = parsed.GetValue(MaxQueue);
@@ -86,7 +86,7 @@ internal static class ServeCommand
         {
             var engine = server.Gateway.Engine;
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"engine: model loaded on {engine.Backend.Name} in {engine.LoadMs / 1000:0.0} s; context {engine.ContextLimit}, {engine.Cache.Allocator.PageCount} KV pages of {engine.Cache.PageSize} slots; default KV policy {options.DefaultKvPolicy}"));
+                $"engine: model loaded on {engine.Backend.Name} in {engine.LoadMs / 1000:0.0} s; context {engine.ContextLimit}, {engine.Cache.PageCount} KV pages of {engine.Cache.PageSize} slots; default KV policy {options.DefaultKvPolicy}"));
         }
         await running;
         stderr.WriteLine("engine: stopped");

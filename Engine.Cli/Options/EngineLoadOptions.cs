@@ -6,7 +6,7 @@ using Engine.Models;
 
 namespace Engine.Cli.Options;
 
-/// <summary>The flags that load an engine, shared by `engine run` and `engine serve`: --device, --threads, --kv-memory, --page-size, --kv-dtype.</summary>
+/// <summary>The flags that load an engine, shared by `engine run` and `engine serve`: --device, --threads, --kernels, --kv-memory, --page-size, --kv-dtype.</summary>
 public sealed class EngineLoadOptions
 {
     public Option<string> Device { get; } = CommonOptions.Device();
@@ -14,10 +14,11 @@ public sealed class EngineLoadOptions
     public Option<int> PageSize { get; } = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
     public Option<string?> KvDType { get; } = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
     public Option<int> Threads { get; } = CommonOptions.Threads();
+    public Option<string> Kernels { get; } = KernelSetOption.Create();
 
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { Device, KvMemory, PageSize, KvDType, Threads })
+        foreach (Option option in new Option[] { Device, KvMemory, PageSize, KvDType, Threads, Kernels })
             command.Options.Add(option);
     }
 
@@ -33,6 +34,7 @@ public sealed class EngineLoadOptions
         {
             Device = parsed.GetValue(Device)!,
             Threads = threads,
+            Kernels = KernelSetOption.Read(parsed, Kernels),
             PageSize = pageSize,
             KvDType = kvDType,
             KvMemoryBytes = parsed.GetValue(KvMemory) is { } memory ? MemorySizeParser.Parse(memory, "--kv-memory") : null,

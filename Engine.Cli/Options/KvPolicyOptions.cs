@@ -88,11 +88,11 @@ public sealed class KvPolicyOptions
         string? mode = parsed.GetValue(Mode);
         return new LagKvOptions
         {
-            Retention = LagKvFlags.ParseRetention(ratio),
+            Retention = LagKvText.ParseRetention(ratio),
             LagSize = parsed.GetValue(LagSize) ?? recommended?.LagSize ?? LagKvOptions.DefaultLagSize,
             SinkSize = parsed.GetValue(SinkSize) ?? recommended?.SinkSize ?? LagKvOptions.DefaultSinkSize,
-            SkipLayers = LagKvFlags.ParseSkipLayers(parsed.GetValue(SkipLayers)),
-            Mode = mode is null ? LagKvMode.Reference : LagKvFlags.ParseMode(mode),
+            SkipLayers = LagKvText.ParseSkipLayers(parsed.GetValue(SkipLayers)),
+            Mode = mode is null ? LagKvMode.Reference : LagKvText.ParseMode(mode),
         };
     }
 

@@ -16,7 +16,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
     /// <summary>With `stream_options.include_kv`, every this many chunks carries the cache's lengths.</summary>
     private const int LiveKvEvery = 8;
 
-    private static long BytesPerSlot(Models.InferenceEngine engine) => engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize;
+    private static long BytesPerSlot(Models.InferenceEngine engine) => engine.Cache.BytesPerPage / engine.Cache.PageSize;
 
     public async Task HandleAsync(HttpContext context)
     {

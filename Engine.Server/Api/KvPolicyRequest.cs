@@ -58,15 +58,15 @@ public sealed record KvPolicyRequest(string Name, LagKvOptions? LagKv)
             {
                 null => new HashSet<int>(),
                 JsonArray a => a.Select(n => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<int>() : throw JsonFields.Wrong("kv_policy.skip_layers", "layer numbers")).ToHashSet(),
-                _ => LagKvOptions.ParseSkipLayers(JsonFields.String(o, "skip_layers", "kv_policy.skip_layers")),
+                _ => LagKvText.ParseSkipLayers(JsonFields.String(o, "skip_layers", "kv_policy.skip_layers"), "skip_layers"),
             };
             return new KvPolicyRequest(name, new LagKvOptions
             {
-                Retention = LagKvOptions.ParseRetention(ratio),
+                Retention = LagKvText.ParseRetention(ratio, "ratio"),
                 LagSize = JsonFields.Int(o, "lag_size", "kv_policy.lag_size") ?? LagKvOptions.DefaultLagSize,
                 SinkSize = JsonFields.Int(o, "sink_size", "kv_policy.sink_size") ?? LagKvOptions.DefaultSinkSize,
                 SkipLayers = skip,
-                Mode = mode is null ? LagKvMode.Reference : LagKvOptions.ParseMode(mode),
+                Mode = mode is null ? LagKvMode.Reference : LagKvText.ParseMode(mode, "mode"),
             });
         }
         catch (EngineException e)

@@ -12,6 +12,10 @@ public sealed class LiveKvObserver(IKvCachePolicy? inner, int layers) : IKvCache
 {
     private readonly int[] _logical = new int[layers], _physical = new int[layers];
 
+    public string Name => inner?.Name ?? "full";
+    public bool Compresses(int layer) => inner?.Compresses(layer) ?? false;
+    public KvPolicyState CreateState(int layers) => inner?.CreateState(layers) ?? new KvPolicyState(layers);
+
     public void AfterAttention(KvStepContext step)
     {
         inner?.AfterAttention(step);

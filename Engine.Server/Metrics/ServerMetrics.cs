@@ -63,7 +63,7 @@ public sealed class ServerMetrics
         Metric("engine_requests_waiting", "gauge", "Requests waiting for the engine.", ("", gateway.Waiting));
         if (gateway.IsReady)
         {
-            var allocator = gateway.Engine.Cache.Allocator;
+            var allocator = gateway.Engine.Cache;
             Metric("engine_kv_pages_total", "gauge", "KV pages in the pool.", ("", allocator.PageCount));
             Metric("engine_kv_pages_used", "gauge", "KV pages held by sequences.", ("", allocator.UsedPages));
             Metric("engine_kv_pages_free", "gauge", "KV pages free.", ("", allocator.FreePages));

@@ -1,3 +1,4 @@
+using Engine.Models.Kv;
 using System.Text.Json;
 using Engine.Cli;
 using Engine.Core.Text;
@@ -133,7 +134,7 @@ public class RunCommandTests
     }
 
     [Test]
-    public void LagKvFlagsCompressTheCacheAndAreReported()
+    public void LagKvTextCompressTheCacheAndAreReported()
     {
         var (code, output, error) = Run("run", "--model", Stories, "--prompt-ids", "1", "--max-tokens", "150", "--temperature", "0",
             "--device", "cpu", "--json", "--lagkv", "4x", "--lag-size", "16", "--sink-size", "4", "--prefill-chunk", "auto");

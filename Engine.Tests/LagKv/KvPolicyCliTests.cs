@@ -24,7 +24,7 @@ public class KvPolicyCliTests
     }
 
     [Test]
-    public void LagKvFlagsBuildTheOptionsAndPolicy()
+    public void LagKvTextBuildTheOptionsAndPolicy()
     {
         var choice = Resolve("--lagkv", "4x", "--lag-size", "32", "--sink-size", "4", "--lagkv-skip-layers", "0,3", "--lagkv-mode", "press");
         Assert.That(choice.Name, Is.EqualTo("lagkv"));

@@ -1,3 +1,4 @@
+using Engine.Models.Kv;
 using Engine.Cli.Options;
 using Engine.Core;
 using Engine.Core.Kv.LagKv;
@@ -15,7 +16,7 @@ public class LagKvOptionsTests
     [TestCase("r=0.2", 0.2)]
     [TestCase(" r=0.167 ", 0.167)]
     public void ParsesRetention(string text, double expected) =>
-        Assert.That(LagKvFlags.ParseRetention(text), Is.EqualTo(expected));
+        Assert.That(LagKvText.ParseRetention(text), Is.EqualTo(expected));
 
     [TestCase("1x")]
     [TestCase("33x")]
@@ -27,7 +28,7 @@ public class LagKvOptionsTests
     [TestCase("")]
     public void RejectsBadRetention(string text)
     {
-        var e = Assert.Throws<EngineException>(() => LagKvFlags.ParseRetention(text))!;
+        var e = Assert.Throws<EngineException>(() => LagKvText.ParseRetention(text))!;
         Assert.That(e.Message, Does.Contain("--lagkv"));
         Assert.That(e.Message, Does.Not.Contain("\n"));
     }
@@ -45,12 +46,12 @@ public class LagKvOptionsTests
     [Test]
     public void ParsesSkipLayersAndMode()
     {
-        Assert.That(LagKvFlags.ParseSkipLayers("0, 2,5-7"), Is.EquivalentTo(new[] { 0, 2, 5, 6, 7 }));
-        Assert.That(LagKvFlags.ParseSkipLayers(null), Is.Empty);
-        Assert.Throws<EngineException>(() => LagKvFlags.ParseSkipLayers("3-1"));
-        Assert.Throws<EngineException>(() => LagKvFlags.ParseSkipLayers("a"));
-        Assert.That(LagKvFlags.ParseMode("Press"), Is.EqualTo(LagKvMode.Press));
-        Assert.Throws<EngineException>(() => LagKvFlags.ParseMode("fast"));
+        Assert.That(LagKvText.ParseSkipLayers("0, 2,5-7"), Is.EquivalentTo(new[] { 0, 2, 5, 6, 7 }));
+        Assert.That(LagKvText.ParseSkipLayers(null), Is.Empty);
+        Assert.Throws<EngineException>(() => LagKvText.ParseSkipLayers("3-1"));
+        Assert.Throws<EngineException>(() => LagKvText.ParseSkipLayers("a"));
+        Assert.That(LagKvText.ParseMode("Press"), Is.EqualTo(LagKvMode.Press));
+        Assert.Throws<EngineException>(() => LagKvText.ParseMode("fast"));
     }
 
     [Test]

@@ -2,13 +2,14 @@ using System.Globalization;
 using Engine.Core;
 using Engine.Core.Kv.LagKv;
 
-namespace Engine.Cli.Options;
+namespace Engine.Models.Kv;
 
 /// <summary>
-/// The text forms of the LagKV flags, parsed once here at the command line's edge: `--lagkv Nx|r=F`,
-/// `--lagkv-skip-layers 0,1,30-31` and `--lagkv-mode reference|press`. Core receives typed <see cref="LagKvOptions"/>.
+/// The text forms of LagKV's settings, shared by every edge that reads them (the CLI's `--lagkv Nx|r=F`,
+/// `--lagkv-skip-layers 0,1,30-31` and `--lagkv-mode reference|press`, the server's `kv_policy` object,
+/// batch files); each message names the setting as the caller spells it. Core receives typed <see cref="LagKvOptions"/>.
 /// </summary>
-public static class LagKvFlags
+public static class LagKvText
 {
     /// <summary>Parses a ratio as `--lagkv` (or `--ratios`) takes it: `Nx` (N in 2..32, keep 1/N) or `r=F` (0 &lt; F &lt; 1, keep F).</summary>
     public static double ParseRetention(string text, string flag = "--lagkv")
@@ -33,7 +34,7 @@ public static class LagKvFlags
     }
 
     /// <summary>Parses `--lagkv-skip-layers`: comma-separated layer indices and ranges, e.g. `0,1,30-31`.</summary>
-    public static IReadOnlySet<int> ParseSkipLayers(string? text)
+    public static IReadOnlySet<int> ParseSkipLayers(string? text, string flag = "--lagkv-skip-layers")
     {
         var layers = new HashSet<int>();
         if (string.IsNullOrWhiteSpace(text)) return layers;
@@ -44,17 +45,17 @@ public static class LagKvFlags
                 || !int.TryParse(ends[0], NumberStyles.None, CultureInfo.InvariantCulture, out int first)
                 || !int.TryParse(ends[^1], NumberStyles.None, CultureInfo.InvariantCulture, out int last)
                 || last < first)
-                throw new EngineException($"--lagkv-skip-layers '{text}': expected layer indices or ranges like 0,1,30-31");
+                throw new EngineException($"{flag} '{text}': expected layer indices or ranges like 0,1,30-31");
             for (int layer = first; layer <= last; layer++) layers.Add(layer);
         }
         return layers;
     }
 
     /// <summary>Parses `--lagkv-mode`: reference or press.</summary>
-    public static LagKvMode ParseMode(string text) => text.Trim().ToLowerInvariant() switch
+    public static LagKvMode ParseMode(string text, string flag = "--lagkv-mode") => text.Trim().ToLowerInvariant() switch
     {
         "reference" => LagKvMode.Reference,
         "press" => LagKvMode.Press,
-        _ => throw new EngineException($"--lagkv-mode '{text}': expected reference or press"),
+        _ => throw new EngineException($"{flag} '{text}': expected reference or press"),
     };
 }
