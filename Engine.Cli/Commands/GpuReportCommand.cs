@@ -22,7 +22,7 @@ internal static class GpuReportCommand
     public static Command Create()
     {
         var folder = new Argument<string>("OUTDIR") { Description = "The folder gpu-check.sh wrote" };
-        var device = new Option<string>("--device") { Description = "The device the check ran on", DefaultValueFactory = _ => "cuda" };
+        var device = new Option<string>("--device", "-d") { Description = "The device the check ran on", DefaultValueFactory = _ => "cuda" };
         var command = new Command("gpu-report", "Summarize a scripts/gpu-check.sh run (one markdown table, summary.json)") { Hidden = true };
         command.Arguments.Add(folder);
         command.Options.Add(device);

@@ -17,7 +17,7 @@ internal static class SelfTestCommand
 {
     public static Command Create()
     {
-        var device = new Option<string>("--device") { Description = $"Device under test: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
+        var device = CommonOptions.Device();
         var kernels = KernelSetOption.Create();
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var command = new Command("selftest", "Check every op on a device against the SIMD CPU backend (for GPU machines without .NET)") { Hidden = true };

@@ -14,7 +14,7 @@ namespace Engine.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    private static readonly Option<string> Model = new("--model", "-m") { Description = "Model: registry name, Hugging Face repo id or folder", Required = true };
+    private static readonly Option<string> Model = CommonOptions.Model();
     private static readonly Option<string> Host = new("--host") { Description = "Address to listen on (an IP address or localhost)", DefaultValueFactory = _ => "127.0.0.1" };
     private static readonly Option<int> Port = new("--port") { Description = "Port to listen on (0: a free one)", DefaultValueFactory = _ => 8080 };
     private static readonly Option<string?> ApiKey = new("--api-key") { Description = "Require 'Authorization: Bearer KEY' on the API (not on /health, /metrics or the page); default: $ENGINE_API_KEY" };

@@ -19,6 +19,8 @@ public sealed record GenerationOptions
     public PrefillSchedule Prefill { get; init; } = PrefillSchedule.Default;
     /// <summary>Top log-probabilities to report per token (0: none, at most 20).</summary>
     public int Logprobs { get; init; }
+    /// <summary>Attach each layer's cache lengths to every streamed token (<see cref="GeneratedToken.Kv"/>).</summary>
+    public bool ReportKvLengths { get; init; }
     /// <summary>A KV-cache policy (LagKV, ...) that sees every layer after its attention; null: keep the full cache.</summary>
     public IKvCachePolicy? KvPolicy { get; init; }
 

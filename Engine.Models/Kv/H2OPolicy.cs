@@ -12,6 +12,7 @@ public sealed class H2OPolicy(KvBudget budget) : IKvCachePolicy
     public KvBudget Budget { get; } = budget;
     public string Name => "h2o";
     public bool Compresses(int layer) => Budget.Compresses(layer);
+    public int PeakSlots(int layer, int tokens, int largestStep) => Compresses(layer) ? Budget.PeakSlots(tokens, largestStep) : tokens;
     public KvPolicyState CreateState(int layers) => new H2OState(layers);
 
     public void AfterAttention(KvStepContext step)

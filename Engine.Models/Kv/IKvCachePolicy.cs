@@ -48,6 +48,13 @@ public interface IKvCachePolicy
     /// <summary>Whether the policy ever compresses this layer (false: the layer keeps a full cache).</summary>
     bool Compresses(int layer);
 
+    /// <summary>
+    /// The most slots a layer may hold at any moment of a sequence that sees at most
+    /// <paramref name="tokens"/> tokens in steps of at most <paramref name="largestStep"/> tokens: what the
+    /// scheduler reserves for it (a policy's compression makes that less than the tokens).
+    /// </summary>
+    int PeakSlots(int layer, int tokens, int largestStep);
+
     /// <summary>The state of a new sequence of <paramref name="layers"/> layers.</summary>
     KvPolicyState CreateState(int layers);
 

@@ -27,6 +27,10 @@ public sealed class LagKvPolicy : ITimedKvPolicy
     public bool Compresses(int layer) => Options.Compresses(layer);
     public KvPolicyState CreateState(int layers) => new LagKvState(layers);
 
+    /// <summary>Reference mode holds LagKV's length plus one step; press mode compresses only after the whole prompt, so it may hold everything.</summary>
+    public int PeakSlots(int layer, int tokens, int largestStep) =>
+        !Compresses(layer) || Options.Mode == LagKvMode.Press ? tokens : new KvBudget(Options).PeakSlots(tokens, largestStep);
+
     /// <summary>Compresses the step's layer when the schedule says so (see the class summary); called by the forward pass.</summary>
     public void AfterAttention(KvStepContext step)
     {

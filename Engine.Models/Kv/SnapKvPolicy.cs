@@ -18,6 +18,7 @@ public sealed class SnapKvPolicy(KvBudget budget, int window = SnapKvPolicy.Defa
     public int PoolKernel { get; } = poolKernel;
     public string Name => "snapkv";
     public bool Compresses(int layer) => Budget.Compresses(layer);
+    public int PeakSlots(int layer, int tokens, int largestStep) => Compresses(layer) ? Budget.PeakSlots(tokens, largestStep) : tokens;
     public KvPolicyState CreateState(int layers) => new(layers);
 
     public void AfterAttention(KvStepContext step)

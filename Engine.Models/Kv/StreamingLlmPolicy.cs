@@ -13,6 +13,7 @@ public sealed class StreamingLlmPolicy(KvBudget budget, int sinkTokens = Streami
     public int SinkTokens { get; } = sinkTokens;
     public string Name => "streaming";
     public bool Compresses(int layer) => Budget.Compresses(layer);
+    public int PeakSlots(int layer, int tokens, int largestStep) => Compresses(layer) ? Budget.PeakSlots(tokens, largestStep) : tokens;
     public KvPolicyState CreateState(int layers) => new(layers);
 
     public void AfterAttention(KvStepContext step)

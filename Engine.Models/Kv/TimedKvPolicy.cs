@@ -10,6 +10,7 @@ public sealed class TimedKvPolicy(IKvCachePolicy inner, KvCompressionTimer timer
     public string Name => inner.Name;
     public bool Compresses(int layer) => inner.Compresses(layer);
     public KvPolicyState CreateState(int layers) => inner.CreateState(layers);
+    public int PeakSlots(int layer, int tokens, int largestStep) => inner.PeakSlots(layer, tokens, largestStep);
 
     public void AfterAttention(KvStepContext step)
     {

@@ -75,7 +75,13 @@ internal sealed class EngineLoop : IDisposable
             {
                 if (_stopping) { foreach (var run in _scheduler.TakeAll()) End(run, FinishReason.Cancelled); return; }
                 cancelled = _scheduler.TakeCancelled();
-                step = _scheduler.Schedule(exhausted);
+                try { step = _scheduler.Schedule(exhausted); }
+                catch (Exception fault)
+                {
+                    // The bookkeeping itself failed (a bug): end every request with the reason rather than hang or crash.
+                    foreach (var run in _scheduler.TakeAll()) { run.Message = fault.Message; End(run, FinishReason.Error, fault); }
+                    step = new ScheduledStep([], []);
+                }
                 idle = !_scheduler.HasWork;
             }
             foreach (var run in cancelled) End(run, FinishReason.Cancelled);
@@ -84,8 +90,22 @@ internal sealed class EngineLoop : IDisposable
                 run.Message = $"KV cache pool exhausted after {run.Generated} generated tokens: all {_cache.PageCount} pages ({_cache.PageCount * _cache.BytesPerPage / (1024.0 * 1024.0):F1} MiB) are in use; raise --kv-memory, shorten the prompt or lower --max-tokens";
                 End(run, FinishReason.KvExhausted);
             }
-            if (step.Entries.Count > 0) RunStep(step);
+            if (step.Entries.Count > 0) RunStepOrFail(step);
             else if (idle || cancelled.Count == 0 && exhausted.Count == 0) _wake.Wait();
+        }
+    }
+
+    /// <summary>Runs a step; whatever escapes it fails that step's requests, never the loop (the others keep running).</summary>
+    private void RunStepOrFail(ScheduledStep step)
+    {
+        try { RunStep(step); }
+        catch (Exception fault)
+        {
+            foreach (var run in step.Runs.Where(r => r.Phase != RunPhase.Finished))
+            {
+                run.Message = fault.Message;
+                End(run, FinishReason.Error, fault);
+            }
         }
     }
 
@@ -134,8 +154,15 @@ internal sealed class EngineLoop : IDisposable
         }
         for (int i = 0; i < sampled.Count; i++)
         {
-            if (chosen[i].Fault is { } fault) { sampled[i].Message = fault; End(sampled[i], FinishReason.Error); }
-            else Accept(sampled[i], chosen[i].Token, chosen[i].Top);
+            var run = sampled[i];
+            if (chosen[i].Fault is { } fault) { run.Message = fault; End(run, FinishReason.Error); continue; }
+            try { Accept(run, chosen[i].Token, chosen[i].Top); }
+            catch (Exception error)
+            {
+                // A request's own fault (its detokenizer, its stop strings) ends that request only.
+                run.Message = error.Message;
+                End(run, FinishReason.Error, error);
+            }
         }
     }
 
@@ -161,7 +188,9 @@ internal sealed class EngineLoop : IDisposable
         // Text held back for a possible stop string is released when generation ends otherwise.
         if (reason is not null and not FinishReason.Stop && run.TextStream is not null)
             text += run.Stops.Push(run.TextStream.Flush()) + run.Stops.Flush();
-        run.Deliver(new GeneratedToken(token, text, top), reason);
+        var sequence = run.Sequence!;
+        var kv = options.ReportKvLengths ? sequence.Layers.Select(l => new LayerKvLength(sequence.LogicalLength, l.PhysicalLength)).ToArray() : null;
+        run.Deliver(new GeneratedToken(token, text, top, kv), reason);
         if (reason is FinishReason r) End(run, r);
         else run.Phase = RunPhase.Decoding;
     }

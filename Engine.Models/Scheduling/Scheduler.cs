@@ -116,10 +116,17 @@ internal sealed class Scheduler(PagedKvCache cache, int tokenBudget, int maxSequ
         }
     }
 
-    /// <summary>Pages to promise a request: every layer at its longest, capped at the pool; a continued sequence needs only what it lacks.</summary>
+    /// <summary>
+    /// Pages to promise a request: every layer at its longest (its KV policy's peak: a compressed layer
+    /// needs far fewer pages than its tokens), capped at the pool; a continued sequence needs only what it lacks.
+    /// </summary>
     private int ReservationFor(SequenceRun run)
     {
-        int worst = cache.PagesForSlots(run.MaxLogicalLength) * cache.Layers;
+        int tokens = run.MaxLogicalLength, largestStep = Math.Max(1, run.LargestChunk);
+        var policy = run.Sequence?.Policy ?? run.Options.KvPolicy;
+        int worst = 0;
+        for (int layer = 0; layer < cache.Layers; layer++)
+            worst += cache.PagesForSlots(policy?.PeakSlots(layer, tokens, largestStep) ?? tokens);
         int held = run.Sequence?.ReservedPages ?? 0;
         return Math.Max(0, Math.Min(worst, cache.PageCount) - held);
     }

@@ -75,6 +75,8 @@ internal sealed class SequenceRun
     /// <summary>The next prefill chunk's length (0 once the prompt is prefilled).</summary>
     public int NextChunk => _nextChunk < _chunks.Length ? _chunks[_nextChunk] : 0;
     public bool IsLastChunk => _nextChunk == _chunks.Length - 1;
+    /// <summary>The longest prefill chunk (the most rows one step adds before a policy compresses).</summary>
+    public int LargestChunk => _chunks.Length == 0 ? 1 : _chunks.Max();
     public void ChunkDone() { Prefilled += _chunks[_nextChunk]; _nextChunk++; }
 
     /// <summary>Tokens the sequence will hold at most: its cache now, the prompt and every token it may generate, within the context.</summary>

@@ -63,7 +63,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
             {
                 var options = i == 0 ? firstOptions : plan.Options(i);
                 var completion = i == 0 ? first : plan.Start(engine, options);
-                Func<IReadOnlyList<GeneratedToken>, string, Task>? onDelta = null;
+                Func<IReadOnlyList<GeneratedToken>, string, IReadOnlyList<LayerKvLength>?, Task>? onDelta = null;
                 int index = i;
                 var logprobs = new TokenStrings(engine);
                 if (sse is not null)
@@ -71,15 +71,15 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
                     if (chat) await sse.WriteAsync(_shape.Chunk(meta, index, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null));
                     int textOffset = 0; // legacy logprobs count offsets into the whole reply
                     int sinceKv = LiveKvEvery; // the first chunk shows the cache after the prompt
-                    onDelta = (tokens, text) =>
+                    onDelta = (tokens, text, kv) =>
                     {
                         var chunkLogprobs = request.TopLogprobs is { } k && tokens.Count > 0 ? _shape.Logprobs(logprobs, tokens, k, textOffset) : null;
                         textOffset += text.Length;
                         var chunk = _shape.Chunk(meta, index, _shape.Delta(text), null, chunkLogprobs);
-                        if (options.KvPolicy is LiveKvObserver live && ++sinceKv >= LiveKvEvery)
+                        if (kv is not null && ++sinceKv >= LiveKvEvery)
                         {
                             sinceKv = 0;
-                            chunk["kv"] = KvReport.Of(live.Snapshot(), plan.PolicyName, BytesPerSlot(engine), null, engine.Cache.PageSize).ToJson();
+                            chunk["kv"] = KvReport.Of(kv, plan.PolicyName, BytesPerSlot(engine), null, engine.Cache.PageSize).ToJson();
                         }
                         return sse.WriteAsync(chunk);
                     };
@@ -124,7 +124,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
     }
 
     private async Task<ChoiceResult> RunChoiceAsync(EngineGateway.EngineLease lease, Completion completion, GenerationOptions options,
-        GenerationPlan plan, int index, ToolCallFormat? toolFormat, Func<IReadOnlyList<GeneratedToken>, string, Task>? onDelta, CancellationToken cancellation)
+        GenerationPlan plan, int index, ToolCallFormat? toolFormat, Func<IReadOnlyList<GeneratedToken>, string, IReadOnlyList<LayerKvLength>?, Task>? onDelta, CancellationToken cancellation)
     {
         using var policy = options.KvPolicy as IDisposable;
         var tools = toolFormat is { } f ? new ToolCallStream(f) : null;
@@ -140,7 +140,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
             bool withLogprobs = plan.Request.TopLogprobs is not null;
             if (onDelta is not null && (delta.Length > 0 || withLogprobs))
             {
-                await onDelta(withLogprobs ? WithoutEos(pending, options) : [], delta);
+                await onDelta(withLogprobs ? WithoutEos(pending, options) : [], delta, token.Kv);
                 pending.Clear();
             }
         }
@@ -149,7 +149,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
         var toolResult = tools?.Finish();
         if (toolResult is not null)
         {
-            if (toolResult.Content.Length > 0 && onDelta is not null) await onDelta([], toolResult.Content);
+            if (toolResult.Content.Length > 0 && onDelta is not null) await onDelta([], toolResult.Content, null);
             text.Append(toolResult.Content);
         }
         var engine = lease.Engine;

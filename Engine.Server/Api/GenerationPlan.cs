@@ -54,7 +54,8 @@ public sealed class GenerationPlan
     /// <summary>The options of choice <paramref name="index"/>: a fresh KV policy each, seeds apart so that n samples differ.</summary>
     public GenerationOptions Options(int index) => _base with
     {
-        KvPolicy = Request.IncludeKv && Request.Stream ? new LiveKvObserver(_policy.Create(_layers), _layers) : _policy.Create(_layers),
+        KvPolicy = _policy.Create(_layers),
+        ReportKvLengths = Request.IncludeKv && Request.Stream,
         Sampling = _base.Sampling with { Seed = _base.Sampling.Seed is { } seed ? unchecked(seed + index) : null },
     };
 

@@ -94,4 +94,31 @@ public class LagKvPolicyTests
             }
         harness.ReleaseAndAssertNoLeak();
     }
+
+    /// <summary>The scheduler reserves <see cref="Engine.Models.Kv.IKvCachePolicy.PeakSlots"/> per layer: no layer may ever hold more.</summary>
+    [TestCase(new[] { 100, 37, 63 }, 150)]
+    [TestCase(new[] { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7 }, 90)]
+    [TestCase(new[] { 160 }, 40)]
+    public void NoLayerEverHoldsMoreThanThePeakTheSchedulerReserves(int[] prefillChunks, int decodeSteps)
+    {
+        using IBackend backend = new Engine.Kernels.Cpu.SimdBackend(1);
+        var options = new LagKvOptions { SinkSize = 4, LagSize = 16, Retention = 0.25, SkipLayers = new HashSet<int> { 1 } };
+        int[] steps = [.. prefillChunks, .. Enumerable.Repeat(1, decodeSteps)];
+        int tokens = steps.Sum(), largest = prefillChunks.Max();
+        var harness = new LagKvPolicyHarness(backend, 2, tokens, largest, seed: 3);
+        var policy = new Engine.Models.Kv.LagKvPolicy(options);
+        var peak = new int[2];
+        foreach (int n in steps)
+        {
+            // A step's rows are in the layer before its compression: the moment of the most slots.
+            for (int l = 0; l < 2; l++) peak[l] = Math.Max(peak[l], (harness.Seen == 0 ? 0 : harness.Sequence.Layers[l].PhysicalLength) + n);
+            harness.Step(policy, n, prefill: n > 1, lastPrefillChunk: false);
+        }
+        Assert.That(peak[0], Is.LessThanOrEqualTo(policy.PeakSlots(0, tokens, largest)));
+        if (largest < tokens / 2)
+            Assert.That(policy.PeakSlots(0, tokens, largest), Is.LessThan(tokens), "a compressed layer needs fewer slots than its tokens");
+        Assert.That(peak[1], Is.EqualTo(tokens));
+        Assert.That(policy.PeakSlots(1, tokens, largest), Is.EqualTo(tokens), "a skipped layer keeps everything");
+        harness.Dispose();
+    }
 }

@@ -123,6 +123,7 @@ public class GenerationFaultTests
     {
         public string Name => "cancel";
         public bool Compresses(int layer) => false;
+        public int PeakSlots(int layer, int tokens, int largestStep) => tokens;
         public Engine.Models.Kv.KvPolicyState CreateState(int layers) => new(layers);
         public void AfterAttention(Engine.Models.Kv.KvStepContext step) => cts.Cancel();
     }

@@ -22,6 +22,7 @@ public class GenerationTests
     {
         public string Name => "recording";
         public bool Compresses(int layer) => false;
+        public int PeakSlots(int layer, int tokens, int largestStep) => tokens;
         public KvPolicyState CreateState(int layers) => new(layers);
         public List<(int Layer, int Tokens, bool Prefill, bool LastChunk, int Physical)> Calls { get; } = [];
         public void AfterAttention(KvStepContext step) =>
