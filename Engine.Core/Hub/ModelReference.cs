@@ -24,7 +24,8 @@ public sealed partial record ModelReference(string Argument, string? Folder, str
     public static ModelReference Parse(string argument, Func<ModelRegistry> registry)
     {
         if (string.IsNullOrWhiteSpace(argument)) throw new EngineException("no model given: pass a registry name, an org/name repo id or a folder");
-        if (Directory.Exists(argument)) return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
+        if (Directory.Exists(argument) || File.Exists(argument) && Checkpoints.Gguf.GgufFile.IsGgufPath(argument))
+            return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
 
         int at = argument.LastIndexOf('@');
         string name = at > 0 ? argument[..at] : argument;
