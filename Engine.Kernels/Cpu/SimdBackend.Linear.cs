@@ -22,11 +22,15 @@ public sealed unsafe partial class SimdBackend
     {
         if (rows <= 0 || inDim <= 0 || outDim <= 0) throw new ArgumentOutOfRangeException(nameof(rows), $"bad linear shape rows={rows} in={inDim} out={outDim}");
         Require(x, DType.F32, (long)rows * inDim, nameof(x));
-        RequireWeightType(weight, nameof(weight));
+        RequireWeightType(weight, nameof(weight), quantizedAllowed: true);
         Require(weight, (long)outDim * inDim, nameof(weight));
         Require(output, DType.F32, (long)rows * outDim, nameof(output));
-        var kernel = new LinearKernel(this, PointerOf<float>(x), PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
-        KernelDispatch.Run(ref kernel, weight.DType);
+        if (weight.DType == DType.Q8_0) LinearQ8_0(PointerOf<float>(x), (byte*)PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
+        else
+        {
+            var kernel = new LinearKernel(this, PointerOf<float>(x), PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
+            KernelDispatch.Run(ref kernel, weight.DType);
+        }
         if (bias is null) return;
         RequireWeightType(bias, nameof(bias));
         Require(bias, outDim, nameof(bias));

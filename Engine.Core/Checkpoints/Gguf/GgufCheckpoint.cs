@@ -91,7 +91,11 @@ public sealed unsafe class GgufCheckpoint : ICheckpoint
     {
         byte* source = _file.DataPointer(info);
         bool permute = Config.Architecture == ModelArchitecture.Llama && GgufTensorNames.IsQueryOrKey(info.Name, out _);
-        DType? floatType = info.Type switch { GgmlType.F32 => DType.F32, GgmlType.F16 => DType.F16, GgmlType.BF16 => DType.BF16, _ => null };
+        // Types the engine stores as they are: floats, and Q8_0 (backends without Q8_0 kernels dequantize it at upload).
+        DType? floatType = info.Type switch
+        {
+            GgmlType.F32 => DType.F32, GgmlType.F16 => DType.F16, GgmlType.BF16 => DType.BF16, GgmlType.Q8_0 => DType.Q8_0, _ => null,
+        };
         if (floatType is DType direct && !permute)
             return new TensorView(name, _file.Path, direct, info.Shape, source, info.ByteLength);
 
