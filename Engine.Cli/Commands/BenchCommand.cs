@@ -34,12 +34,13 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
         var randomWeights = new Option<bool>("--random-weights") { Description = "Random weights of the model's shape (needs only its config: models.json or config.json)" };
         var dtype = new Option<string?>("--dtype") { Description = "Weight dtype of --random-weights: bf16, f16 or f32 (default: the model's)" };
+        var quantize = new Option<string?>("--quantize") { Description = "Quantize the --random-weights matrices at load: q8_0" };
         var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
+        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, quantize, context, json, record, probeMiB })
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
@@ -58,6 +59,8 @@ internal static class BenchCommand
             };
             bool random = pr.GetValue(randomWeights);
             string? dtypeText = pr.GetValue(dtype);
+            DType? quantizeType = pr.GetValue(quantize) is string q ? QuantizedCheckpoint.ParseType(q) : null;
+            if (quantizeType is not null && !random) throw new EngineException("--quantize needs --random-weights (GGUF files are loaded as they are)");
             if (dtypeText is not null && !random)
                 throw new EngineException("--dtype applies to --random-weights; a checkpoint's weights keep the dtype they are stored in");
             var output = pr.InvocationConfiguration.Output;
@@ -67,7 +70,7 @@ internal static class BenchCommand
             KvPolicyChoice policy;
             PrefillSchedule prefill = lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv);
             bool cpu;
-            using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
+            using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, quantizeType, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
             {
                 policy = kvPolicy.Resolve(pr, engine.Config.NumLayers);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
@@ -102,7 +105,7 @@ internal static class BenchCommand
     }
 
     /// <summary>An engine over random weights: the config from a local folder, else models.json, else the hub cache.</summary>
-    private static InferenceEngine LoadRandom(string model, string? dtypeText, EngineOptions options)
+    private static InferenceEngine LoadRandom(string model, string? dtypeText, DType? quantize, EngineOptions options)
     {
         ModelConfig config = Directory.Exists(model)
             ? ModelConfigLoader.Load(model)
@@ -114,7 +117,8 @@ internal static class BenchCommand
         var backend = BackendFactory.Create(options.Device, options.Threads);
         try
         {
-            using var checkpoint = new RandomCheckpoint(config, dtype);
+            using var random = new RandomCheckpoint(config, dtype);
+            using var checkpoint = quantize is DType q ? new QuantizedCheckpoint(random, q) : (ICheckpoint)random;
             return InferenceEngine.Create(model, backend, checkpoint, config, options: options, ownsBackend: true);
         }
         catch
