@@ -25,18 +25,8 @@ public sealed unsafe partial class SimdBackend
             });
             return;
         }
-        int chunks = (m + PrefillWeightChunk - 1) / PrefillWeightChunk;
-        int blocks = (rows + PrefillRowBlock - 1) / PrefillRowBlock;
-        RunTasks(chunks * blocks, (long)rows * m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
-        {
-            int chunk = task % chunks, block = task / chunks;
-            int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);
-            int r0 = block * PrefillRowBlock, rEnd = Math.Min(rows, r0 + PrefillRowBlock);
-            // The chunk's weight rows stay in cache while the block's x rows stream past them.
-            for (int r = r0; r < rEnd; r++)
-                for (int o = o0; o < oEnd; o++)
-                    output[(long)r * m + o] = Q8_0Kernels.Dot(x + (long)r * n, weight + o * rowBytes, n);
-        });
+        var prefill = new Q8_0PrefillKernel(this, x, weight, output, rows, inDim, outDim);
+        KernelDispatch.Run(ref prefill, DType.F32); // the widened chunk is F32
     }
 
     private void EmbeddingQ8_0(byte* table, int* ids, float* output, int count, int hidden)
