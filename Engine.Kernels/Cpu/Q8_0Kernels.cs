@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Kernels.Cpu;
 
@@ -7,7 +8,8 @@ namespace Engine.Kernels.Cpu;
 /// Row kernels over Q8_0 weights (per 32 weights: f16 scale d, 32 int8 q): the int8 values are widened
 /// to float and multiplied with float activations, so results match a float forward over the
 /// dequantized weights (activations are not rounded to 8 bits). Decode reads 34 bytes per 32 weights:
-/// 47% of bf16's bytes, 27% of f32's.
+/// 53% of bf16's bytes, 27% of f32's. AVX-512 and AVX2 paths sign-extend int8 straight to int32;
+/// other CPUs take the scalar loop.
 /// </summary>
 internal static unsafe class Q8_0Kernels
 {
@@ -18,21 +20,34 @@ internal static unsafe class Q8_0Kernels
     public static float Dot(float* x, byte* row, int n)
     {
         int blocks = n / Block;
-        if (Vector256.IsHardwareAccelerated)
+        if (Avx512F.IsSupported)
+        {
+            // vpmovsxbd: 16 int8 straight to 16 int32, two per block.
+            var acc = Vector512<float>.Zero;
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* block = row + (long)b * BlockBytes;
+                float* xb = x + (long)b * Block;
+                var q0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 2))));
+                var q1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 18))));
+                var sum = Avx512F.FusedMultiplyAdd(q1, Vector512.Load(xb + 16), q0 * Vector512.Load(xb));
+                acc = Avx512F.FusedMultiplyAdd(sum, Vector512.Create(Scale(block)), acc);
+            }
+            return Vector512.Sum(acc);
+        }
+        if (Avx2.IsSupported && Fma.IsSupported)
         {
             var acc = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = row + (long)b * BlockBytes;
+                sbyte* q = (sbyte*)(block + 2);
                 float* xb = x + (long)b * Block;
-                var (lo, hi) = Vector256.Widen(Vector256.Load((sbyte*)(block + 2)));
-                var (q0, q1) = Vector256.Widen(lo);
-                var (q2, q3) = Vector256.Widen(hi);
-                var sum = Vector256.ConvertToSingle(q0) * Vector256.Load(xb);
-                sum = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q1), Vector256.Load(xb + 8), sum);
-                sum = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q2), Vector256.Load(xb + 16), sum);
-                sum = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q3), Vector256.Load(xb + 24), sum);
-                acc = Vector256.FusedMultiplyAdd(sum, Vector256.Create(Scale(block)), acc);
+                var sum = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)) * Vector256.Load(xb);
+                sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), Vector256.Load(xb + 8), sum);
+                sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), Vector256.Load(xb + 16), sum);
+                sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), Vector256.Load(xb + 24), sum);
+                acc = Fma.MultiplyAdd(sum, Vector256.Create(Scale(block)), acc);
             }
             return Vector256.Sum(acc);
         }
