@@ -22,18 +22,16 @@ internal static unsafe class Q8_0Kernels
         int blocks = n / Block;
         if (Avx512F.IsSupported)
         {
-            // vpmovsxbd: 16 int8 straight to 16 int32, two per block.
-            var acc = Vector512<float>.Zero;
-            for (int b = 0; b < blocks; b++)
+            // vpmovsxbd: 16 int8 straight to 16 int32, two per block; two accumulators split the dependency chain.
+            Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
+            int b = 0;
+            for (; b + 2 <= blocks; b += 2)
             {
-                byte* block = row + (long)b * BlockBytes;
-                float* xb = x + (long)b * Block;
-                var q0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 2))));
-                var q1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 18))));
-                var sum = Avx512F.FusedMultiplyAdd(q1, Vector512.Load(xb + 16), q0 * Vector512.Load(xb));
-                acc = Avx512F.FusedMultiplyAdd(sum, Vector512.Create(Scale(block)), acc);
+                acc0 = Avx512F.FusedMultiplyAdd(BlockSum512(row + (long)b * BlockBytes, x + (long)b * Block), Vector512.Create(Scale(row + (long)b * BlockBytes)), acc0);
+                acc1 = Avx512F.FusedMultiplyAdd(BlockSum512(row + (long)(b + 1) * BlockBytes, x + (long)(b + 1) * Block), Vector512.Create(Scale(row + (long)(b + 1) * BlockBytes)), acc1);
             }
-            return Vector512.Sum(acc);
+            if (b < blocks) acc0 = Avx512F.FusedMultiplyAdd(BlockSum512(row + (long)b * BlockBytes, x + (long)b * Block), Vector512.Create(Scale(row + (long)b * BlockBytes)), acc0);
+            return Vector512.Sum(acc0 + acc1);
         }
         if (Avx2.IsSupported && Fma.IsSupported)
         {
@@ -73,6 +71,25 @@ internal static unsafe class Q8_0Kernels
         }
     }
 
+    /// <summary>x[0..32) · q[0..32) of one block, before its scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Scale(byte* block) => (float)BitConverter.UInt16BitsToHalf(*(ushort*)block);
+    private static Vector512<float> BlockSum512(byte* block, float* x)
+    {
+        var q0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 2))));
+        var q1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 18))));
+        return Avx512F.FusedMultiplyAdd(q1, Vector512.Load(x + 16), q0 * Vector512.Load(x));
+    }
+
+    /// <summary>The block's f16 scale as float, through a 64K-entry table (as ggml does): .NET's Half conversion is a software routine.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Scale(byte* block) => HalfToFloat[*(ushort*)block];
+
+    private static readonly float* HalfToFloat = BuildHalfTable();
+
+    private static float* BuildHalfTable()
+    {
+        float* table = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(65536 * sizeof(float), 64); // lives for the process
+        for (int i = 0; i < 65536; i++) table[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return table;
+    }
 }
