@@ -56,7 +56,7 @@ internal static class InfoCommand
             ("intermediate size", Count(c.IntermediateSize)),
             ("attention heads", $"{c.NumHeads} query, {c.NumKvHeads} key/value{(c.NumHeads != c.NumKvHeads ? $" (GQA, {c.NumHeads / c.NumKvHeads} per group)" : "")}, head_dim {c.HeadDim}"),
             ("vocab size", Count(c.VocabSize)),
-            ("rope", RopeText(c)),
+            ("rope", RopeText(c) + (c.RopeFrequencyFactors is { } factors ? $"; {factors.Count} per-frequency factors (rope_freqs, max {factors.Max().ToString("R", CultureInfo.InvariantCulture)})" : "")),
             ("rms_norm_eps", c.RmsNormEps.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e')),
             ("tied embeddings", c.TieWordEmbeddings ? "yes" : "no"),
             ("biases", BiasText(c)),

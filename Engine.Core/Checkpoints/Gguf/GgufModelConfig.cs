@@ -43,8 +43,6 @@ public static class GgufModelConfig
         int ropeDims = Positive("rope.dimension_count", headDim);
         if (ropeDims != headDim)
             throw new EngineException($"{file.Path}: {arch}.rope.dimension_count {ropeDims} rotates part of the {headDim}-dimensional heads; only full rotation is supported");
-        if (file.TryGetTensor("rope_freqs.weight", out _))
-            throw new EngineException($"{file.Path}: per-frequency RoPE factors (rope_freqs.weight, Llama 3.1 scaling) are not supported yet");
 
         long vocab = m.GetInteger($"{arch}.vocab_size")
                      ?? m.GetArray("tokenizer.ggml.tokens")?.Count
@@ -70,6 +68,7 @@ public static class GgufModelConfig
             RmsNormEps = eps,
             RopeTheta = m.GetFloat($"{arch}.rope.freq_base") ?? 10000.0,
             RopeScaling = ReadRopeScaling(file, arch),
+            RopeFrequencyFactors = ReadRopeFactors(file, headDim),
             TieWordEmbeddings = !file.TryGetTensor(GgufTensorNames.Output, out _),
             QkvBias = architecture == ModelArchitecture.Qwen2 || Has("attn_q.bias"),
             OutputProjBias = Has("attn_output.bias"),
@@ -79,6 +78,21 @@ public static class GgufModelConfig
             EosTokenIds = eos,
         };
     }
+
+    /// <summary>rope_freqs.weight: F32 [headDim / 2] divisors of the RoPE frequencies (Llama 3.1 scaling as llama.cpp's converter stores it).</summary>
+    private static float[]? ReadRopeFactors(GgufFile file, int headDim)
+    {
+        if (!file.TryGetTensor(RopeFactorsTensor, out var tensor)) return null;
+        if (tensor.Type != GgmlType.F32 || tensor.ElementCount != headDim / 2)
+            throw new EngineException($"{file.Path}: tensor '{RopeFactorsTensor}' is {tensor.Type} [{string.Join(", ", tensor.Dims)}], expected F32 [{headDim / 2}]");
+        var factors = new float[headDim / 2];
+        GgufDequantizer.Dequantize(GgmlType.F32, file.Bytes(tensor), factors, RopeFactorsTensor);
+        if (factors.Any(f => !(f > 0) || float.IsInfinity(f)))
+            throw new EngineException($"{file.Path}: tensor '{RopeFactorsTensor}' holds a factor that is not a positive number");
+        return factors;
+    }
+
+    public const string RopeFactorsTensor = "rope_freqs.weight";
 
     private static RopeScaling ReadRopeScaling(GgufFile file, string arch)
     {

@@ -141,3 +141,69 @@ public class GgufCheckpointTests
         Assert.That(e!.Message, Does.Contain("holds 2 GGUF files (other.gguf, tiny.gguf); pass one of them as --model"));
     }
 }
+
+/// <summary>rope_freqs.weight (Llama 3.1 scaling as llama.cpp's converter writes it) divides the RoPE frequencies.</summary>
+public class GgufRopeFactorTests
+{
+    [Test]
+    public void RopeFactorsDivideTheFrequencies()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("rope.gguf");
+        var writer = new GgufWriter()
+            .AddString("general.architecture", "llama")
+            .AddUInt32("llama.block_count", 1).AddUInt32("llama.context_length", 64)
+            .AddUInt32("llama.embedding_length", 8).AddUInt32("llama.feed_forward_length", 32)
+            .AddUInt32("llama.attention.head_count", 2).AddUInt32("llama.vocab_size", 4)
+            .Add("llama.attention.layer_norm_rms_epsilon", GgufValueType.Float32, 1e-5f)
+            .AddF32("rope_freqs.weight", [2], [1f, 8f]);
+        writer.Save(path);
+        using var file = GgufFile.Open(path);
+        var config = GgufModelConfig.Read(file);
+        Assert.That(config.RopeFrequencyFactors, Is.EqualTo(new[] { 1f, 8f }));
+        float[] plain = RopeFrequencies.Compute(config with { RopeFrequencyFactors = null });
+        Assert.That(RopeFrequencies.Compute(config), Is.EqualTo(new[] { plain[0], plain[1] / 8f }));
+    }
+}
+
+/// <summary>A gpt2 (byte-level BPE) vocabulary from GGUF metadata: merges, control tokens, the pre-tokenizer named by tokenizer.ggml.pre.</summary>
+public class GgufByteLevelTokenizerTests
+{
+    [Test]
+    public void EncodesWithMergesAndSpecialTokens()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("vocab.gguf");
+        // "Ġ" is GPT-2's byte-level character for a space.
+        string[] tokens = ["a", "b", "Ġ", "ab", "Ġab", "<|im_start|>"];
+        new GgufWriter()
+            .AddString("tokenizer.ggml.model", "gpt2").AddString("tokenizer.ggml.pre", "qwen2")
+            .Add("tokenizer.ggml.tokens", GgufValueType.Array, new GgufArray(GgufValueType.String, tokens))
+            .Add("tokenizer.ggml.token_type", GgufValueType.Array, new GgufArray(GgufValueType.Int32, new[] { 1, 1, 1, 1, 1, 3 }))
+            .Add("tokenizer.ggml.merges", GgufValueType.Array, new GgufArray(GgufValueType.String, new[] { "a b", "Ġ ab" }))
+            .Add("tokenizer.ggml.eos_token_id", GgufValueType.UInt32, 5u)
+            .Add("tokenizer.ggml.add_bos_token", GgufValueType.Bool, false)
+            .Save(path);
+        using var file = GgufFile.Open(path);
+        var tokenizer = TextTokenizer.FromGguf(file.Metadata);
+        Assert.That(tokenizer.Encode("<|im_start|>ab ab"), Is.EqualTo(new[] { 5, 3, 4 }));
+        Assert.That(tokenizer.Decode([3, 4]), Is.EqualTo("ab ab"));
+        Assert.That(tokenizer.EosIds, Is.EquivalentTo(new[] { 5 }));
+        Assert.That(tokenizer.AddsBos, Is.False);
+    }
+
+    [Test]
+    public void UnknownPreTokenizerIsNamed()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("vocab.gguf");
+        new GgufWriter()
+            .AddString("tokenizer.ggml.model", "gpt2").AddString("tokenizer.ggml.pre", "deepseek-coder")
+            .Add("tokenizer.ggml.tokens", GgufValueType.Array, new GgufArray(GgufValueType.String, new[] { "a" }))
+            .Add("tokenizer.ggml.merges", GgufValueType.Array, new GgufArray(GgufValueType.String, System.Array.Empty<string>()))
+            .Save(path);
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<EngineException>(() => TextTokenizer.FromGguf(file.Metadata));
+        Assert.That(e!.Message, Does.Contain("pre-tokenizer tokenizer.ggml.pre = deepseek-coder is not supported"));
+    }
+}
