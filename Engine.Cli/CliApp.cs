@@ -21,13 +21,21 @@ public static class CliApp
                  {
                      RunCommand.Create(), ModelsCommand.Create(), PullCommand.Create(), InfoCommand.Create(),
                      DoctorCommand.Create(), TokenizeCommand.Create(), TemplateCommand.Create(), BenchCommand.Create(),
-                     EvalCommand.Create(),
+                     EvalCommand.Create(), ServeCommand.Create(), SelfTestCommand.Create(), GpuReportCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
     }
 
-    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    /// <summary>
+    /// Cancels the running command as Ctrl-C does; set by <see cref="Run"/> for the commands it invokes
+    /// (tests cancel through it, the console's Ctrl-C is linked to it by the commands that stop cleanly).
+    /// </summary>
+    internal static CancellationToken Cancellation => CurrentCancellation.Value;
+
+    private static readonly AsyncLocal<CancellationToken> CurrentCancellation = new();
+
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancellation = default)
     {
         stdout ??= Console.Out;
         stderr ??= Console.Error;
@@ -35,10 +43,11 @@ public static class CliApp
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"error: {OneLine(parsed.Errors[0].Message)} (see: engine {CommandPath(parsed)}--help)");
-            return 2;
+            stderr.WriteLine($"error: {ParseErrorText.Describe(parsed)} (see: engine {CommandPath(parsed)}--help)");
+            return ExitCodes.Usage;
         }
         bool verbose = parsed.GetValue(Verbose);
+        CurrentCancellation.Value = cancellation;
         try
         {
             return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
@@ -47,19 +56,23 @@ public static class CliApp
         {
             return ReportError(e, verbose, stderr);
         }
+        finally
+        {
+            CurrentCancellation.Value = default;
+        }
     }
 
     public static int ReportError(Exception e, bool verbose, TextWriter stderr)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg) e = agg.InnerExceptions[0];
-        if (e is OperationCanceledException) { stderr.WriteLine("cancelled"); return 130; }
+        if (e is OperationCanceledException) { stderr.WriteLine("cancelled"); return ExitCodes.Interrupted; }
         string message = e is EngineException ? e.Message : $"{e.GetType().Name}: {e.Message}";
         stderr.WriteLine($"error: {OneLine(message)}");
         if (verbose) stderr.WriteLine(e.ToString());
-        return 1;
+        return ExitCodes.Error;
     }
 
-    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+    private static string OneLine(string s) => ParseErrorText.OneLine(s);
 
     private static string CommandPath(ParseResult parsed)
     {

@@ -11,26 +11,27 @@ public static class BackendFactory
 
     /// <summary>
     /// auto: CUDA, then OpenCL, then the SIMD CPU backend. cpu: the SIMD CPU backend. ilgpu-cpu: ILGPU's
-    /// CPU accelerator (a simulator, for debugging kernels). <paramref name="threads"/> applies to cpu (0: all cores).
+    /// CPU accelerator (a simulator, for debugging kernels). <paramref name="threads"/> applies to cpu (0: all cores),
+    /// <paramref name="kernels"/> to the ILGPU devices (see <see cref="KernelSet"/>).
     /// </summary>
-    public static IBackend Create(string device, int threads = 0)
+    public static IBackend Create(string device, int threads = 0, KernelSet kernels = KernelSet.Fast)
     {
         switch (device.Trim().ToLowerInvariant())
         {
             case "auto":
-                return (IBackend?)IlgpuBackend.TryCreate(BackendKind.Cuda)
-                       ?? (IBackend?)IlgpuBackend.TryCreate(BackendKind.OpenCL)
+                return (IBackend?)IlgpuBackend.TryCreate(BackendKind.Cuda, kernels)
+                       ?? (IBackend?)IlgpuBackend.TryCreate(BackendKind.OpenCL, kernels)
                        ?? new SimdBackend(threads);
             case "cuda":
-                return IlgpuBackend.TryCreate(BackendKind.Cuda)
+                return IlgpuBackend.TryCreate(BackendKind.Cuda, kernels)
                        ?? throw new EngineException("--device cuda: no CUDA device found (see `engine doctor`)");
             case "opencl":
-                return IlgpuBackend.TryCreate(BackendKind.OpenCL)
+                return IlgpuBackend.TryCreate(BackendKind.OpenCL, kernels)
                        ?? throw new EngineException("--device opencl: no OpenCL device found (see `engine doctor`)");
             case "cpu":
                 return new SimdBackend(threads);
             case "ilgpu-cpu":
-                return IlgpuBackend.TryCreate(BackendKind.IlgpuCpu)
+                return IlgpuBackend.TryCreate(BackendKind.IlgpuCpu, kernels)
                        ?? throw new EngineException("--device ilgpu-cpu: ILGPU's CPU accelerator is unavailable");
             default:
                 throw new EngineException($"unknown device '{device}'; expected one of {Choices}");

@@ -16,8 +16,12 @@ public sealed record DeviceInventory(
     IReadOnlyList<DeviceInventory.GpuDevice> Cuda,
     IReadOnlyList<DeviceInventory.GpuDevice> OpenCL,
     DeviceInventory.CpuSupport Cpu,
-    IReadOnlyList<string> Problems)
+    IReadOnlyList<string> Problems,
+    DeviceInventory.DriverLibraries Drivers)
 {
+    /// <summary>Which driver libraries loaded (see <see cref="GpuDriverLibraries"/>): one line each for `engine doctor`.</summary>
+    public sealed record DriverLibraries(string Cuda, string OpenCL, bool CudaLoaded, bool OpenCLLoaded);
+
     /// <summary>A GPU-like device. Usable: ILGPU can compile for and run on it.</summary>
     public sealed record GpuDevice(string Name, string? ComputeCapability, long MemoryBytes, int Multiprocessors,
         int WarpSize, int MaxThreadsPerGroup, string? Driver, bool Usable, string? Note);
@@ -27,14 +31,18 @@ public sealed record DeviceInventory(
 
     public static DeviceInventory Probe()
     {
+        GpuDriverLibraries.Register();
         var problems = new List<string>();
+        var cudaDriver = GpuDriverLibraries.Cuda();
+        var openCLDriver = GpuDriverLibraries.OpenCL();
+        var drivers = new DriverLibraries(cudaDriver.Describe("CUDA"), openCLDriver.Describe("OpenCL"), cudaDriver.Success, openCLDriver.Success);
         var cuda = ProbeCuda(problems);
         var openCL = ProbeOpenCL(problems);
         var cpu = new CpuSupport(
             RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant(), Environment.ProcessorCount,
             Vector128.IsHardwareAccelerated, Vector256.IsHardwareAccelerated, Vector512.IsHardwareAccelerated,
             Vector<float>.Count);
-        return new DeviceInventory(cuda, openCL, cpu, problems);
+        return new DeviceInventory(cuda, openCL, cpu, problems, drivers);
     }
 
     private static List<GpuDevice> ProbeCuda(List<string> problems)

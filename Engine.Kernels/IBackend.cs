@@ -23,6 +23,32 @@ public sealed class TransferCounters
     public long BytesToHost => Interlocked.Read(ref _toHost);
     public void AddToDevice(long bytes) => Interlocked.Add(ref _toDevice, bytes);
     public void AddToHost(long bytes) => Interlocked.Add(ref _toHost, bytes);
+    /// <summary>Puts the counts back to a snapshot (the backend's own self-checks are not the caller's traffic).</summary>
+    internal void Restore(long toDevice, long toHost)
+    {
+        Interlocked.Exchange(ref _toDevice, toDevice);
+        Interlocked.Exchange(ref _toHost, toHost);
+    }
+}
+
+/// <summary>
+/// Device work the host issued, counted by the ILGPU backend the same way on every accelerator (the CPU
+/// simulator and CUDA alike): kernel launches, and host syncs (every Synchronize, every Download, and every
+/// Upload, since ILGPU 1.5.3's copy from the host waits for its stream).
+/// </summary>
+public sealed class LaunchCounters
+{
+    private long _launches, _syncs;
+    public long KernelLaunches => Interlocked.Read(ref _launches);
+    public long HostSyncs => Interlocked.Read(ref _syncs);
+    public void AddLaunch() => Interlocked.Increment(ref _launches);
+    public void AddHostSync() => Interlocked.Increment(ref _syncs);
+    /// <summary>Puts the counts back to a snapshot (the backend's own self-checks are not the caller's work).</summary>
+    internal void Restore(long launches, long syncs)
+    {
+        Interlocked.Exchange(ref _launches, launches);
+        Interlocked.Exchange(ref _syncs, syncs);
+    }
 }
 
 /// <summary>The shape of an attention call.</summary>
@@ -46,6 +72,8 @@ public interface IBackend : IDisposable
     BackendKind Kind { get; }
     /// <summary>Host/device traffic through <see cref="Upload{T}"/> and <see cref="Download{T}"/>.</summary>
     TransferCounters Transfers { get; }
+    /// <summary>Kernel launches and host syncs; null where the backend does not launch kernels (the SIMD CPU backend).</summary>
+    LaunchCounters? Launches => null;
     /// <summary>Bytes currently allocated through <see cref="Allocate"/> and not yet disposed.</summary>
     long AllocatedBytes { get; }
     /// <summary>Peak of <see cref="AllocatedBytes"/>.</summary>
@@ -64,6 +92,9 @@ public interface IBackend : IDisposable
     /// <summary>Copies <paramref name="dst"/>.Length elements from <paramref name="src"/> starting at <paramref name="srcOffset"/> to the host; waits for pending work.</summary>
     void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged;
     void Synchronize();
+
+    /// <summary>Makes the calling thread able to issue work (a CUDA context is current per thread); the engine loop calls it once on its thread.</summary>
+    void BindToCurrentThread() { }
 
     /// <summary>output[i, :] = widen(table[tokens[i], :]) for i &lt; count. table [vocab, hidden] any weight dtype; tokens I32.</summary>
     void Embedding(DeviceArray table, DeviceArray tokens, DeviceArray output, int count, int hidden);
@@ -142,4 +173,20 @@ public interface IBackend : IDisposable
 
     /// <summary>Index of the largest of the first count elements of x (F32); ties go to the lowest index.</summary>
     int Argmax(DeviceArray x, int count);
+
+    /// <summary>
+    /// output[r] = the index of the largest of x[r, 0..count) for r &lt; rows (x F32 [rows, count], output I32
+    /// [rows]); ties go to the lowest index. One dispatch for a batch's greedy rows; nothing leaves the device.
+    /// </summary>
+    void ArgmaxRows(DeviceArray x, int rows, int count, DeviceArray output);
+
+    /// <summary>
+    /// output[i, :] = x[rowIndices[i], :] for i &lt; count (x and output F32 [*, dim], rowIndices I32 [count]):
+    /// e.g. the rows of a batch that need logits. The embedding gather over an F32 table, so one kernel serves both.
+    /// </summary>
+    void GatherRows(DeviceArray x, DeviceArray rowIndices, DeviceArray output, int count, int dim)
+    {
+        if (x.DType != DType.F32) throw new ArgumentException($"gather rows needs F32 rows, got {x.DType}");
+        Embedding(x, rowIndices, output, count, dim);
+    }
 }

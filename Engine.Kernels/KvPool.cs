@@ -13,27 +13,26 @@ public sealed class KvPool : IDisposable
     public KvPool(IBackend backend, int pageCount, int kvHeads, int pageSize, int headDim, DType dtype)
     {
         if (dtype is not (DType.F32 or DType.F16 or DType.BF16)) throw new EngineException($"unsupported KV dtype {dtype}");
-        PageCount = pageCount; KvHeads = kvHeads; PageSize = pageSize; HeadDim = headDim; DType = dtype;
+        PageCount = pageCount;
+        Layout = new KvPoolLayout(kvHeads, pageSize, headDim, dtype);
         Keys = backend.Allocate(dtype, ElementsPerPage * pageCount);
         Values = backend.Allocate(dtype, ElementsPerPage * pageCount);
     }
 
     public int PageCount { get; }
-    public int KvHeads { get; }
-    public int PageSize { get; }
-    public int HeadDim { get; }
-    public DType DType { get; }
+    /// <summary>The pool's shape: where each (page, KV head, slot) lives.</summary>
+    public KvPoolLayout Layout { get; }
+    public int KvHeads => Layout.KvHeads;
+    public int PageSize => Layout.PageSize;
+    public int HeadDim => Layout.HeadDim;
+    public DType DType => Layout.DType;
     public DeviceArray Keys { get; }
     public DeviceArray Values { get; }
 
     /// <summary>Elements of one page of keys (or values): kvHeads * pageSize * headDim.</summary>
-    public long ElementsPerPage => (long)KvHeads * PageSize * HeadDim;
+    public long ElementsPerPage => Layout.ElementsPerPage;
     /// <summary>Bytes of one page, keys and values together.</summary>
     public long BytesPerPage => 2 * ElementsPerPage * DTypes.SizeOf(DType);
-
-    /// <summary>Element offset of (page, kvHead, slot-in-page, 0) in <see cref="Keys"/> / <see cref="Values"/>.</summary>
-    public long Offset(int page, int kvHead, int slotInPage) =>
-        ((long)page * KvHeads + kvHead) * PageSize * HeadDim + (long)slotInPage * HeadDim;
 
     public static long BytesPerPageFor(int kvHeads, int pageSize, int headDim, DType dtype) =>
         2L * kvHeads * pageSize * headDim * DTypes.SizeOf(dtype);

@@ -18,9 +18,6 @@ internal sealed class ForwardScratch : IDisposable
 
     public int Rows { get; private set; }
     public int LogitRows { get; private set; }
-    /// <summary>Token ids and their positions, I32 [rows].</summary>
-    public DeviceArray Tokens { get; private set; } = null!;
-    public DeviceArray Positions { get; private set; } = null!;
     /// <summary>The residual stream [rows, hidden] and a second hidden-sized buffer for branch outputs.</summary>
     public DeviceArray X { get; private set; } = null!;
     public DeviceArray Xb { get; private set; } = null!;
@@ -52,8 +49,6 @@ internal sealed class ForwardScratch : IDisposable
         Rows = Math.Max(rows, Rows);
         LogitRows = Math.Max(logitRows, LogitRows);
         long r = Rows;
-        Tokens = Add(DType.I32, r);
-        Positions = Add(DType.I32, r);
         X = Add(DType.F32, r * _config.HiddenSize);
         Xb = Add(DType.F32, r * _config.HiddenSize);
         Q = Add(DType.F32, r * _config.QueryDim);

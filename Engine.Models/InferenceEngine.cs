@@ -9,6 +9,7 @@ using Engine.Core.Text.Templates;
 using Engine.Kernels;
 using Engine.Models.Generation;
 using Engine.Models.Kv;
+using Engine.Models.Scheduling;
 using Engine.Models.Weights;
 
 namespace Engine.Models;
@@ -21,24 +22,27 @@ namespace Engine.Models;
 /// var completion = engine.Generate([1], new GenerationOptions { MaxTokens = 50 });
 /// await foreach (var token in completion.StreamAsync(ct)) Console.Write(token.Text);
 /// </code>
-/// Requests run one at a time. Dispose returns all device memory.
+/// Any number of requests may run at once, from any thread: they share forward steps through the
+/// scheduler (continuous batching), each with its own sampling and KV policy. Dispose cancels what is
+/// still running and returns all device memory.
 /// </summary>
 public sealed class InferenceEngine : IDisposable
 {
     private readonly bool _ownsBackend;
     private readonly Func<ITokenTextStream>? _textStreams;
-    private int _busy;
+    private readonly EngineLoop _loop;
     private bool _disposed;
 
     private InferenceEngine(string name, IBackend backend, bool ownsBackend, ModelConfig config, GenerationDefaults defaults,
         ModelWeights weights, PagedKvCache cache, int contextLimit, double loadMs, TextTokenizer? tokenizer,
-        ChatTemplate? chatTemplate, Func<ITokenTextStream>? textStreams)
+        ChatTemplate? chatTemplate, Func<ITokenTextStream>? textStreams, EngineOptions options)
     {
         Name = name; Backend = backend; _ownsBackend = ownsBackend; Config = config; GenerationDefaults = defaults;
         Weights = weights; Cache = cache; ContextLimit = contextLimit; LoadMs = loadMs;
         Tokenizer = tokenizer; ChatTemplate = chatTemplate;
         _textStreams = textStreams ?? (tokenizer is null ? null : () => new DetokenizerTextStream(tokenizer.CreateStreamingDetokenizer()));
         Model = new LlamaModel(backend, config, weights);
+        _loop = new EngineLoop(Model, cache, options.MaxBatchTokens, options.MaxSequences);
     }
 
     /// <summary>The model's name as given to <see cref="Load"/>.</summary>
@@ -74,7 +78,7 @@ public sealed class InferenceEngine : IDisposable
         var chatTemplate = ChatTemplate.Load(folder);
         using var checkpoint = Checkpoint.Open(folder);
         WeightSpec.Check(config, checkpoint); // before the device is touched
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
             return Create(model, backend, checkpoint, config, defaults, options, tokenizer, chatTemplate, ownsBackend: true, clock: clock);
@@ -104,11 +108,11 @@ public sealed class InferenceEngine : IDisposable
         var weights = ModelWeights.Upload(backend, checkpoint, config);
         try
         {
-            int pages = PagedKvCache.PagesFor(backend, config, options.PageSize, kvDType, options.KvMemoryBytes, contextLimit);
+            int pages = PagedKvCache.PagesFor(backend, config, options.PageSize, kvDType, options.KvMemoryBytes, contextLimit, DefaultPoolContexts);
             var cache = new PagedKvCache(backend, config, pages, options.PageSize, kvDType);
             backend.Synchronize();
             return new InferenceEngine(name, backend, ownsBackend, config, defaults ?? GenerationDefaults.From(config),
-                weights, cache, contextLimit, clock.Elapsed.TotalMilliseconds, tokenizer, chatTemplate, textStreams);
+                weights, cache, contextLimit, clock.Elapsed.TotalMilliseconds, tokenizer, chatTemplate, textStreams, options);
         }
         catch
         {
@@ -116,6 +120,15 @@ public sealed class InferenceEngine : IDisposable
             throw;
         }
     }
+
+    /// <summary>Full-context sequences a default-sized KV pool holds at most (more fit when they are shorter).</summary>
+    public const int DefaultPoolContexts = 4;
+
+    /// <summary>Requests running (admitted, holding KV pages) and waiting for admission.</summary>
+    public (int Running, int Waiting) Requests => _loop.Requests;
+
+    /// <summary>Forward steps the engine has run, their rows, and the most sequences one step batched.</summary>
+    public StepCounters Steps => _loop.Counters;
 
     /// <summary>Whether text (prompts, stop strings) can be used: the engine has a tokenizer.</summary>
     public bool HasText => _textStreams is not null;
@@ -154,7 +167,11 @@ public sealed class InferenceEngine : IDisposable
     /// A request from chat messages, rendered through the model's chat template with the generation prompt
     /// added; <paramref name="render"/> passes tools, extra template variables and a fixed clock.
     /// </summary>
-    public Completion Chat(IReadOnlyList<ChatMessage> messages, GenerationOptions? options = null, ChatRenderOptions? render = null)
+    public Completion Chat(IReadOnlyList<ChatMessage> messages, GenerationOptions? options = null, ChatRenderOptions? render = null) =>
+        Generate(RenderChat(messages, render), options);
+
+    /// <summary>The token ids of <paramref name="messages"/> rendered through the chat template with the generation prompt added.</summary>
+    public IReadOnlyList<int> RenderChat(IReadOnlyList<ChatMessage> messages, ChatRenderOptions? render = null)
     {
         var template = ChatTemplate ?? throw new EngineException($"model '{Name}' has no chat template");
         var tokenizer = Tokenizer ?? throw new EngineException($"model '{Name}' has no tokenizer");
@@ -162,29 +179,42 @@ public sealed class InferenceEngine : IDisposable
         string prompt = template.Render(messages.Select(m => m.ToJson()).ToList(), render.Tools, addGenerationPrompt: true,
             render.Variables, render.Now ?? DateTime.Now);
         // The template writes BOS and other special tokens itself, so none are added when encoding.
-        return Generate(tokenizer.Encode(prompt, addSpecialTokens: false), options);
+        return tokenizer.Encode(prompt, addSpecialTokens: false);
     }
 
     /// <summary>A request from token ids; nothing runs until the completion is enumerated. Bad input throws here, before any work.</summary>
-    public Completion Generate(IReadOnlyList<int> promptIds, GenerationOptions? options = null)
+    public Completion Generate(IReadOnlyList<int> promptIds, GenerationOptions? options = null) => Submit(promptIds, options, null, null);
+
+    /// <summary>A conversation whose KV cache lives across turns: each turn prefills only its new tokens.</summary>
+    public ChatSession StartSession() => new(this);
+
+    /// <summary>
+    /// A request on <paramref name="continued"/>'s cache (a session's next turn) or a fresh sequence;
+    /// <paramref name="onEnd"/> sees the request's final state (on the engine loop's thread).
+    /// </summary>
+    internal Completion Submit(IReadOnlyList<int> promptIds, GenerationOptions? options, KvSequence? continued, Action<SequenceRun>? onEnd,
+        bool keepSequence = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         options ??= DefaultOptions();
         if (options.EosTokenIds is null) options = options with { EosTokenIds = EosTokenIds };
-        return new Completion(Model, Cache, promptIds, options, _textStreams?.Invoke(), ContextLimit, LoadMs, Enter);
-    }
-
-    private IDisposable Enter()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new EngineException("the engine is already running a request; requests run one at a time");
-        return new Exit(this);
-    }
-
-    private sealed class Exit(InferenceEngine engine) : IDisposable
-    {
-        public void Dispose() => Interlocked.Exchange(ref engine._busy, 0);
+        options.Validate();
+        if (promptIds.Count == 0) throw new EngineException("the prompt is empty: give at least one token");
+        foreach (int id in promptIds)
+            if ((uint)id >= (uint)Config.VocabSize) throw new EngineException($"prompt token id {id} is outside the vocabulary (0..{Config.VocabSize - 1})");
+        int held = continued?.LogicalLength ?? 0;
+        if (held + promptIds.Count > ContextLimit)
+            throw new EngineException(held == 0
+                ? $"the prompt has {promptIds.Count} tokens, more than the model's context of {ContextLimit}"
+                : $"the conversation would hold {held + promptIds.Count} tokens, more than the model's context of {ContextLimit}");
+        if (options.StopStrings.Count > 0 && _textStreams is null)
+            throw new EngineException("stop strings need a tokenizer to decode text, and this model has none");
+        if (options.KvPolicy is not null && continued is not null && !ReferenceEquals(options.KvPolicy, continued.Policy))
+            throw new EngineException("a session keeps the KV policy of its first turn");
+        var stats = new GenerationStats { PromptTokens = promptIds.Count, LoadMs = LoadMs, PageSize = Cache.PageSize };
+        var run = new SequenceRun(promptIds.ToArray(), options, _textStreams?.Invoke(), ContextLimit, stats,
+            new HashSet<int>(options.EosTokenIds ?? Config.EosTokenIds), continued, keepSequence);
+        return new Completion(_loop, run, onEnd);
     }
 
     /// <summary>Frees the KV pool, the activations and the weights (and the backend when the engine created it).</summary>
@@ -192,6 +222,7 @@ public sealed class InferenceEngine : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        _loop.Dispose();
         Model.Dispose();
         Cache.Dispose();
         Weights.Dispose();

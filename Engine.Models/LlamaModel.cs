@@ -8,12 +8,14 @@ namespace Engine.Models;
 
 /// <summary>
 /// The Llama / Qwen2 decoder (Qwen2 is Llama with q/k/v biases) on one backend: weights on the device
-/// and one forward function that serves both a prefill chunk (rows = chunk length) and a decode step
-/// (rows = 1), against a sequence in the paged KV store.
+/// and one forward function over a batch: the decode rows of many sequences and prefill chunks of
+/// others, one pass over the weights, each row attending to its own sequence in the paged KV store.
+/// A single sequence is a batch of one.
 /// </summary>
 public sealed class LlamaModel : IDisposable
 {
     private readonly ForwardScratch _scratch;
+    private readonly KvBatchBuilder _batch;
 
     public LlamaModel(IBackend backend, ModelConfig config, ModelWeights weights)
     {
@@ -24,57 +26,58 @@ public sealed class LlamaModel : IDisposable
         Weights = weights;
         Shape = new AttentionShape(config.NumHeads, config.NumKvHeads, config.HeadDim);
         _scratch = new ForwardScratch(backend, config);
+        _batch = new KvBatchBuilder(backend, config.NumLayers);
+        PolicyScratch = new KvPolicyScratch(backend);
     }
 
     public IBackend Backend { get; }
     public ModelConfig Config { get; }
     public ModelWeights Weights { get; }
     public AttentionShape Shape { get; }
+    /// <summary>Device scratch lent to the KV policies of the sequences this model runs.</summary>
+    public KvPolicyScratch PolicyScratch { get; }
 
     /// <summary>
-    /// Runs <paramref name="tokens"/> through the model at the sequence's next positions, appending their
-    /// keys and values to its pages, and returns the logits F32 [1, vocab] of the last token (or
-    /// [tokens, vocab] with <see cref="ForwardStep.AllLogits"/>). The returned array is scratch: valid
-    /// until the next call.
+    /// Runs a batch through the model: each entry's tokens at its sequence's next logical positions,
+    /// their keys and values written to the slots the caller appended (<see cref="KvSequence.Append"/>),
+    /// each sequence's KV policy called after every layer's attention. Returns the logits of the rows
+    /// that need them (<see cref="ForwardStep.LogitRows"/>). Does no page bookkeeping: the caller
+    /// advances each sequence's logical length afterwards.
     /// </summary>
-    public DeviceArray Forward(CacheSequence sequence, ReadOnlySpan<int> tokens, ForwardStep step, PagedKvCache cache, IKvCachePolicy? policy = null)
+    public ForwardLogits Forward(IReadOnlyList<BatchEntry> entries)
     {
-        int n = tokens.Length;
-        if (n == 0) throw new ArgumentException("a forward step needs at least one token", nameof(tokens));
-        foreach (int id in tokens)
-            if ((uint)id >= (uint)Config.VocabSize) throw new EngineException($"token id {id} is outside the vocabulary (0..{Config.VocabSize - 1})");
+        if (entries.Count == 0) throw new ArgumentException("a forward step needs at least one sequence", nameof(entries));
+        foreach (var entry in entries)
+        {
+            if (entry.Tokens.Length == 0) throw new ArgumentException("a forward step needs at least one token per sequence", nameof(entries));
+            foreach (int id in entry.Tokens.Span)
+                if ((uint)id >= (uint)Config.VocabSize) throw new EngineException($"token id {id} is outside the vocabulary (0..{Config.VocabSize - 1})");
+        }
 
         var c = Config;
         var b = Backend;
         var s = _scratch;
-        s.Ensure(n, step.AllLogits ? n : 1);
+        var (firstLogitRow, logitRowCount, logitRows) = LogitRows(entries);
+        var batch = _batch.Build(entries, logitRowCount);
+        int n = batch.Rows;
+        s.Ensure(n, Math.Max(1, logitRows));
         int hidden = c.HiddenSize, qDim = c.QueryDim, inter = c.IntermediateSize;
         float eps = (float)c.RmsNormEps;
 
-        // Positions are logical: the count of tokens seen, whatever compression did to the slots.
-        int start = sequence.LogicalLength;
-        Span<int> positions = n <= 1024 ? stackalloc int[n] : new int[n];
-        for (int i = 0; i < n; i++) positions[i] = start + i;
-        b.Upload(s.Tokens, tokens);
-        b.Upload<int>(s.Positions, positions);
-
-        b.Embedding(Weights.Embedding, s.Tokens, s.X, n, hidden);
+        b.Embedding(Weights.Embedding, batch.Tokens, s.X, n, hidden);
         for (int l = 0; l < c.NumLayers; l++)
         {
             var w = Weights.Layers[l];
+            var kv = batch.Layers[l];
 
             // Attention block: x += o_proj(attention(rope(q), rope(k), v)) over the normalised x.
             b.RmsNorm(s.X, w.InputNorm, s.Xb, n, hidden, eps);
             var (q, k, v) = ProjectQkv(w, n);
-            b.Rope(q, s.Positions, Weights.InvFreq, n, c.NumHeads, c.HeadDim);
-            b.Rope(k, s.Positions, Weights.InvFreq, n, c.NumKvHeads, c.HeadDim);
-
-            int firstSlot = sequence.Kv.Layers[l].PhysicalLength;
-            sequence.Grow(l, n);
-            var pageTable = sequence.PageTable(l);
-            b.KvWrite(cache.Pool, pageTable, k, v, firstSlot, n);
-            b.Attention(q, cache.Pool, pageTable, firstSlot + n, s.Attention, n, Shape);
-            policy?.AfterAttention(new Kv.KvStepContext(b, cache.Pool, sequence.Kv, l, pageTable, n, step.IsPrefill, step.IsLastPrefillChunk, q, Shape));
+            b.Rope(q, batch.Positions, Weights.InvFreq, n, c.NumHeads, c.HeadDim);
+            b.Rope(k, batch.Positions, Weights.InvFreq, n, c.NumKvHeads, c.HeadDim);
+            b.KvWrite(batch.Pool, kv, k, v);
+            b.Attention(q, batch.Pool, kv, s.Attention, Shape);
+            AfterAttention(entries, kv, l, q);
 
             b.Linear(s.Attention, w.O, w.OBias, s.Xb, n, qDim, hidden);
             b.Add(s.X, s.Xb, (long)n * hidden);
@@ -86,20 +89,62 @@ public sealed class LlamaModel : IDisposable
             b.Linear(gate, w.Down, w.DownBias, s.Xb, n, inter, hidden);
             b.Add(s.X, s.Xb, (long)n * hidden);
         }
-        sequence.Kv.LogicalLength = start + n;
 
-        // The LM head runs on the last row only unless every row was asked for.
-        int rows = step.AllLogits ? n : 1;
-        var last = s.X.View((long)(n - rows) * hidden, (long)rows * hidden);
-        b.RmsNorm(last, Weights.FinalNorm, s.Xb, rows, hidden, eps);
-        var logits = s.Logits.View(0, (long)rows * c.VocabSize);
-        b.Linear(s.Xb, Weights.LmHead, null, logits, rows, hidden, c.VocabSize);
-        return logits;
+        // The LM head runs on the rows that need logits only: gathered into consecutive rows, normalised, one product.
+        if (logitRows > 0)
+        {
+            b.GatherRows(s.X, batch.LogitRows, s.Xb, logitRows, hidden);
+            b.RmsNorm(s.Xb, Weights.FinalNorm, s.Xb, logitRows, hidden, eps);
+        }
+        var logits = s.Logits.View(0, (long)logitRows * c.VocabSize);
+        if (logitRows > 0) b.Linear(s.Xb, Weights.LmHead, null, logits, logitRows, hidden, c.VocabSize);
+        return new ForwardLogits(logits, firstLogitRow, logitRowCount, c.VocabSize);
+    }
+
+    /// <summary>
+    /// One sequence alone, a batch of one: appends <paramref name="tokens"/>' slots, runs them and
+    /// advances the logical length. Returns the step's logits (scratch, valid until the next step).
+    /// </summary>
+    public DeviceArray Forward(KvSequence sequence, ReadOnlySpan<int> tokens, ForwardStep step)
+    {
+        sequence.Append(tokens.Length);
+        var logits = Forward([new BatchEntry(sequence, tokens.ToArray(), step)]);
+        sequence.LogicalLength += tokens.Length;
+        return logits.Of(0);
+    }
+
+    /// <summary>Each sequence's KV policy sees its own rows after a layer's attention (use, then compress).</summary>
+    private void AfterAttention(IReadOnlyList<BatchEntry> entries, KvBatchLayer kv, int layer, DeviceArray q)
+    {
+        long qDim = Config.QueryDim;
+        for (int e = 0; e < entries.Count; e++)
+        {
+            var entry = entries[e];
+            if (entry.Sequence.Policy is not { } policy) continue;
+            var rows = kv.Sequences[e];
+            policy.AfterAttention(new KvStepContext(Backend, entry.Sequence.Cache.Pool, entry.Sequence, layer, kv.PageTable(e), rows.Rows,
+                entry.Step.IsPrefill, entry.Step.IsLastPrefillChunk, q.View(rows.FirstRow * qDim, rows.Rows * qDim), Shape, PolicyScratch));
+        }
+    }
+
+    /// <summary>Where each entry's logits go: its first row in the logits, its row count, and the total.</summary>
+    private static (int[] First, int[] Count, int Total) LogitRows(IReadOnlyList<BatchEntry> entries)
+    {
+        var first = new int[entries.Count];
+        var count = new int[entries.Count];
+        int total = 0;
+        for (int e = 0; e < entries.Count; e++)
+        {
+            first[e] = total;
+            count[e] = entries[e].Step.LogitRows(entries[e].Tokens.Length);
+            total += count[e];
+        }
+        return (first, count, total);
     }
 
     /// <summary>
     /// q, k and v of the normalised x (in Xb). Decoding one token, a single product over the stacked
-    /// weights (one pass, one dispatch instead of three); a chunk of rows needs each part's rows apart.
+    /// weights (one pass, one dispatch instead of three); several rows need each part's rows apart.
     /// </summary>
     private (DeviceArray Q, DeviceArray K, DeviceArray V) ProjectQkv(LayerWeights w, int n)
     {
@@ -131,6 +176,11 @@ public sealed class LlamaModel : IDisposable
         return (s.Gate, s.Up);
     }
 
-    /// <summary>Frees the activation buffers (the weights belong to the caller).</summary>
-    public void Dispose() => _scratch.Dispose();
+    /// <summary>Frees the activation buffers and the policies' scratch (the weights belong to the caller).</summary>
+    public void Dispose()
+    {
+        _scratch.Dispose();
+        _batch.Dispose();
+        PolicyScratch.Dispose();
+    }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Engine.Core;
 using Engine.Core.Checkpoints;
 using Engine.Core.Config;
@@ -26,9 +25,11 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
-        var device = new Option<string>("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
-        var threads = new Option<int>("--threads") { Description = "CPU worker threads (0: all cores)" };
+        var model = CommonOptions.Model(CommonOptions.ModelDescription + " (required unless --server)");
+        model.Required = false;
+        var device = CommonOptions.Device();
+        var threads = CommonOptions.Threads();
+        var kernels = KernelSetOption.Create();
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
@@ -40,22 +41,27 @@ internal static class BenchCommand
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, quantize, context, json, record, probeMiB })
+        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, randomWeights, dtype, quantize, context, json, record, probeMiB })
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
+        var serverBench = new ServerBenchOptions();
+        serverBench.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(pr =>
         {
+            if (serverBench.TryRun(pr, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(json)) is { } exit) return exit;
+            if (pr.GetValue(model) is null) throw new EngineException("--model is required (or --server URL to load-test a running server)");
             var settings = BenchContext.Settings(pr.GetValue(context), pr.GetResult(promptTokens) is { Implicit: false }, pr.GetValue(promptTokens), pr.GetValue(genTokens), pr.GetValue(repetitions));
             settings.Validate();
-            var lagKv = kvPolicy.ParseLagKv(pr);
+            var stderr = pr.InvocationConfiguration.Error;
+            var kvSettings = kvPolicy.Read(pr, KvPolicyOptions.RecommendationFor(pr.GetValue(model)!));
+            var lagKv = kvSettings.LagKv;
             if (pr.GetValue(probeMiB) < 16) throw new EngineException($"--bandwidth-probe-mib must be at least 16, got {pr.GetValue(probeMiB)}");
-            if (pr.GetValue(threads) < 0) throw new EngineException($"--threads must be 0 (all cores) or positive, got {pr.GetValue(threads)}");
             var options = new EngineOptions
             {
                 Device = pr.GetValue(device)!,
-                Threads = pr.GetValue(threads),
-                ContextLimit = settings.PromptTokens + settings.GenTokens,
+                Threads = CommonOptions.ReadThreads(pr, threads),
+                Kernels = KernelSetOption.Read(pr, kernels),
             };
             bool random = pr.GetValue(randomWeights);
             string? dtypeText = pr.GetValue(dtype);
@@ -65,14 +71,24 @@ internal static class BenchCommand
                 throw new EngineException("--dtype applies to --random-weights; a checkpoint's weights keep the dtype they are stored in");
             var output = pr.InvocationConfiguration.Output;
             bool asJson = pr.GetValue(json);
+            // The shape first (cheap), so a request beyond the model's context fails before minutes of loading.
+            string name = pr.GetValue(model)!;
+            ModelConfig config = random ? RandomConfig(name) : ModelConfigLoader.Load(ModelLocator.ResolveFolder(name));
+            bool contextGiven = pr.GetValue(context) is not null;
+            settings = BenchContext.Fit(settings, contextGiven || pr.GetResult(promptTokens) is { Implicit: false }, contextGiven, config.MaxPositionEmbeddings, name);
+            options = options with { ContextLimit = settings.PromptTokens + settings.GenTokens };
+            DType? randomDType = random && dtypeText is not null ? ParseRandomDType(dtypeText) : null;
 
             KvBenchReport report;
             KvPolicyChoice policy;
             PrefillSchedule prefill = lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv);
             bool cpu;
-            using (var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, quantizeType, options) : InferenceEngine.Load(pr.GetValue(model)!, options))
+            stderr.WriteLine($"bench: loading {name}{(random ? " (random weights)" : "")}...");
+            using (var engine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, quantizeType, options) : InferenceEngine.Load(name, options))
             {
-                policy = kvPolicy.Resolve(pr, engine.Config.NumLayers);
+                policy = kvSettings.Create(engine.Config.NumLayers);
+                if (kvSettings.CompressionWarning(settings.PromptTokens + settings.GenTokens, "the benchmark's requests") is { } warning)
+                    pr.InvocationConfiguration.Error.WriteLine(warning);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
                 try
                 {
@@ -81,43 +97,47 @@ internal static class BenchCommand
                         if (!asJson)
                             output.WriteLine(FormattableString.Invariant(
                                 $"  {(policy.Policy is null ? "" : side + " ")}run {r + 1}: prefill {stats.PrefillTokensPerSecond:F1} tok/s, decode {stats.DecodeTokensPerSecond:F1} tok/s, ttft {stats.TimeToFirstTokenMs:F0} ms"));
-                    });
+                    }, progress: phase => stderr.WriteLine($"bench: {phase}..."));
                 }
                 finally { (policy.Policy as IDisposable)?.Dispose(); }
                 cpu = engine.Backend.Kind == BackendKind.SimdCpu;
             }
             // Measured after the model is freed, so its buffer neither competes with the weights nor counts in the peak above.
             var result = report.Result;
+            if (cpu) stderr.WriteLine($"bench: measuring memory bandwidth ({pr.GetValue(probeMiB)} MiB read)...");
             if (cpu) result = result with { MeasuredBandwidthGbps = MemoryBandwidthProbe.MeasureRead((long)pr.GetValue(probeMiB) << 20, result.Threads).MedianGbps };
 
             report = report with { Result = result };
             var jsonObject = report.ToJson(policy.Name, policy.LagKv, prefill.Description);
-            if (asJson) output.WriteLine(jsonObject.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (asJson) output.WriteLine(jsonObject.ToJsonString(CliJson.Indented));
             else
             {
                 WriteTable(result, output);
                 KvBenchTable.Write(report, policy.Name, output);
             }
-            if (pr.GetValue(record) is { } file) Append(file, jsonObject.ToJsonString());
+            if (pr.GetValue(record) is { } file) Append(file, jsonObject.ToJsonString(CliJson.Compact));
             return 0;
         }));
         return command;
     }
 
-    /// <summary>An engine over random weights: the config from a local folder, else models.json, else the hub cache.</summary>
-    private static InferenceEngine LoadRandom(string model, string? dtypeText, DType? quantize, EngineOptions options)
-    {
-        ModelConfig config = Directory.Exists(model)
+    /// <summary>The shape of a random-weights model: the config from a local folder, else models.json, else the hub cache.</summary>
+    private static ModelConfig RandomConfig(string model) =>
+        Directory.Exists(model)
             ? ModelConfigLoader.Load(model)
             : ModelRegistry.Default.Find(model)?.Config ?? ModelConfigLoader.Load(ModelLocator.ResolveFolder(model));
-        DType dtype = config.DType;
-        if (dtypeText is not null && !(DTypes.TryParse(dtypeText, out dtype) && dtype != DType.I32))
-            throw new EngineException($"--dtype '{dtypeText}' is not one of bf16, f16, f32");
-        config = config with { DType = dtype };
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+
+    /// <summary>--dtype of --random-weights: bf16, f16 or f32.</summary>
+    private static DType ParseRandomDType(string text) =>
+        DTypes.TryParse(text, out var dtype) && dtype != DType.I32 ? dtype : throw new EngineException($"--dtype '{text}' is not one of bf16, f16, f32");
+
+    /// <summary>An engine over random weights of <paramref name="config"/>'s shape and dtype.</summary>
+    private static InferenceEngine LoadRandom(string model, ModelConfig config, DType? quantize, EngineOptions options)
+    {
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
-            using var random = new RandomCheckpoint(config, dtype);
+            using var random = new RandomCheckpoint(config, config.DType);
             using var checkpoint = quantize is DType q ? new QuantizedCheckpoint(random, q) : (ICheckpoint)random;
             return InferenceEngine.Create(model, backend, checkpoint, config, options: options, ownsBackend: true);
         }

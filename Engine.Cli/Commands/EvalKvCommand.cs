@@ -1,3 +1,4 @@
+using Engine.Models.Kv;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -5,6 +6,8 @@ using Engine.Core;
 using Engine.Core.Kv.LagKv;
 using Engine.Models.Evaluation;
 using Spectre.Console;
+using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -18,14 +21,14 @@ internal static class EvalKvCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model name, repo id or folder", Required = true };
+        var model = CommonOptions.Model();
         var text = new Option<string>("--text") { Description = "Text file to teacher-force (truncated to the context)", Required = true };
         var policy = new Option<string>("--policy") { Description = "lagkv, streaming, snapkv, h2o, full, a comma-separated list, or all", DefaultValueFactory = _ => "all" };
         var ratios = new Option<string>("--ratios") { Description = "Nominal ratios, comma-separated (Nx or r=F)", DefaultValueFactory = _ => "2x,4x,8x" };
         var lagSize = new Option<int>("--lag-size") { Description = "LagKV partition size L (sets every policy's budget)", DefaultValueFactory = _ => LagKvOptions.DefaultLagSize };
         var sinkSize = new Option<int>("--sink-size") { Description = "LagKV sink size S", DefaultValueFactory = _ => LagKvOptions.DefaultSinkSize };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "Evaluate at most this many tokens of the text" };
-        var device = new Option<string>("--device") { Description = "auto, cuda, opencl, cpu (SIMD) or ilgpu-cpu", DefaultValueFactory = _ => "auto" };
+        var device = CommonOptions.Device();
         var json = new Option<bool>("--json") { Description = "Print the results as JSON" };
 
         var command = new Command("kv", "Compare KV-cache policies with the full cache over a text (mean KL, top-1 agreement, perplexity ratio)");
@@ -84,7 +87,7 @@ internal static class EvalKvCommand
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0) throw new EngineException("--ratios is empty: expected e.g. 2x,4x,8x");
-        return parts.Select(LagKvOptions.ParseRetention).Distinct().ToArray();
+        return parts.Select(part => LagKvText.ParseRetention(part, "--ratios")).Distinct().ToArray();
     }
 
     private static void WriteTable(TextWriter output, IReadOnlyList<KvEvalResult> results, int lag, int sink)
@@ -120,7 +123,7 @@ internal static class EvalKvCommand
                 finalKvSlots = r.FinalKvSlots, achievedRatio = r.AchievedRatio,
             }),
         };
-        output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+        output.WriteLine(JsonSerializer.Serialize(document, CliJson.Indented));
     }
 
     private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);

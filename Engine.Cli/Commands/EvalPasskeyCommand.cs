@@ -7,6 +7,8 @@ using Engine.Models.Evaluation;
 using Engine.Models.Generation;
 using Engine.Models.Kv;
 using Spectre.Console;
+using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -22,7 +24,7 @@ internal static class EvalPasskeyCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model name, repo id or folder", Required = true };
+        var model = CommonOptions.Model();
         var haystackDir = new Option<string?>("--haystack-dir") { Description = "Folder of .txt files for the haystack (default: built-in filler text)" };
         var lengths = new Option<string>("--lengths") { Description = "Haystack lengths in words, comma-separated", DefaultValueFactory = _ => DefaultLengths };
         var depths = new Option<int>("--depths") { Description = "Needle depths, evenly from 0 to 1", DefaultValueFactory = _ => 10 };
@@ -33,7 +35,7 @@ internal static class EvalPasskeyCommand
         var sinkSize = new Option<int>("--sink-size") { Description = "LagKV sink size S", DefaultValueFactory = _ => LagKvOptions.DefaultSinkSize };
         var newTokens = new Option<int>("--max-new-tokens") { Description = "Tokens generated per answer", DefaultValueFactory = _ => PasskeyEvaluation.DefaultNewTokens };
         var seed = new Option<int>("--seed") { Description = "Seed of the keys and the filler text", DefaultValueFactory = _ => 42 };
-        var device = new Option<string>("--device") { Description = "auto, cuda, opencl, cpu (SIMD) or ilgpu-cpu", DefaultValueFactory = _ => "auto" };
+        var device = CommonOptions.Device();
         var json = new Option<bool>("--json") { Description = "Print the results as JSON" };
 
         var command = new Command("passkey", "64-digit passkey retrieval over a length x depth grid, with or without KV compression");
@@ -52,7 +54,7 @@ internal static class EvalPasskeyCommand
             if (kind != KvEvalPolicy.Full && ratio is null) throw new EngineException($"--policy {KvEvalPolicyNames.Name(kind)} needs --lagkv RATIO to set its budget");
             var options = new LagKvOptions
             {
-                Retention = ratio is null ? 0.5 : LagKvOptions.ParseRetention(ratio), LagSize = parsed.GetValue(lagSize), SinkSize = parsed.GetValue(sinkSize),
+                Retention = ratio is null ? 0.5 : LagKvText.ParseRetention(ratio), LagSize = parsed.GetValue(lagSize), SinkSize = parsed.GetValue(sinkSize),
             };
 
             var eval = EvalModel.Open(parsed.GetValue(model)!);
@@ -163,7 +165,7 @@ internal static class EvalPasskeyCommand
                 answer = o.Answer, exactMatch = o.ExactMatch, partialMatch = o.PartialMatch,
             }),
         };
-        output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+        output.WriteLine(JsonSerializer.Serialize(document, CliJson.Indented));
     }
 
     private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);

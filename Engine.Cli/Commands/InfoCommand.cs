@@ -1,10 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Core;
 using Engine.Core.Config;
 using Engine.Core.Hub;
+using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -13,7 +14,7 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder", Required = true };
+        var model = CommonOptions.Model();
         var json = new Option<bool>("--json") { Description = "Print the information as JSON" };
         var kvDType = new Option<string?>("--kv-dtype") { Description = "KV cache dtype for the per-token KV size: f32, f16 or bf16 (default: the model's dtype)" };
         var command = new Command("info", "Show a model's architecture, parameter count, sizes and files");
@@ -25,7 +26,7 @@ internal static class InfoCommand
             var info = ModelInfo.Inspect(ModelLocator.ResolveFolder(pr.GetValue(model)!));
             DType kv = ParseKvDType(pr.GetValue(kvDType)) ?? info.Config.DType;
             var output = pr.InvocationConfiguration.Output;
-            if (pr.GetValue(json)) output.WriteLine(ToJson(info, kv).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (pr.GetValue(json)) output.WriteLine(ToJson(info, kv).ToJsonString(CliJson.Indented));
             else WriteText(info, kv, output);
             return 0;
         }));

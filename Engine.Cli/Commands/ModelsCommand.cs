@@ -43,7 +43,7 @@ internal static class ModelsCommand
             present = r.Local is not null,
             path = r.Local?.Folder,
         });
-        output.WriteLine(JsonSerializer.Serialize(models, new JsonSerializerOptions { WriteIndented = true }));
+        output.WriteLine(JsonSerializer.Serialize(models, CliJson.Indented));
     }
 
     private static void WriteTable(List<(RegistryEntry Entry, ResolvedModel? Local)> rows, TextWriter output, HubCacheLayout cache)

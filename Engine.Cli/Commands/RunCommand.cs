@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Engine.Cli.Formatting;
 using Engine.Cli.Options;
@@ -8,7 +7,9 @@ using Engine.Core;
 using Engine.Core.Sampling;
 using Engine.Core.Text.Templates;
 using Engine.Kernels;
+using Engine.Kernels.Ilgpu;
 using Engine.Models;
+using Engine.Models.Benchmarks;
 using Engine.Models.Generation;
 
 namespace Engine.Cli.Commands;
@@ -20,7 +21,7 @@ namespace Engine.Cli.Commands;
 /// </summary>
 internal static class RunCommand
 {
-    private static readonly Option<string> Model = new("--model") { Description = "Model: registry name, Hugging Face repo id or folder", Required = true };
+    private static readonly Option<string> Model = CommonOptions.Model();
     private static readonly Option<string?> Prompt = new("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer, BOS added as it does)" };
     private static readonly Option<string?> PromptIds = new("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3" };
     private static readonly Option<bool> Chat = new("--chat") { Description = "Interactive chat through the model's chat template: one message per stdin line; an empty line or EOF ends" };
@@ -37,11 +38,7 @@ internal static class RunCommand
     private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = $"Prompt tokens per prefill step (default {PrefillSchedule.DefaultChunk}; 0: the whole prompt at once; auto: with LagKV S + 2L, then L)" };
     private static readonly KvPolicyOptions KvPolicy = new();
     private static readonly TemplateVariableOptions TemplateInputs = new();
-    private static readonly Option<string> Device = new("--device") { Description = $"Device: {BackendFactory.Choices}", DefaultValueFactory = _ => "auto" };
-    private static readonly Option<string?> KvMemory = new("--kv-memory") { Description = "KV cache pool size, e.g. 512M or 2G (default: 90% of free memory, at most a full context)" };
-    private static readonly Option<int> PageSize = new("--page-size") { Description = "KV slots per page (a power of two)", DefaultValueFactory = _ => 16 };
-    private static readonly Option<string?> KvDType = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
-    private static readonly Option<int> Threads = new("--threads") { Description = "CPU backend worker threads (0: all cores)" };
+    private static readonly EngineLoadOptions EngineLoad = new();
     private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object with ids, text, finish reason, timings and KV statistics" };
     private static readonly Option<int> Logprobs = new("--logprobs") { Description = $"Report the top K log-probabilities per token (K <= {TopLogprobs.MaxK}; with --json)" };
 
@@ -51,9 +48,10 @@ internal static class RunCommand
         foreach (Option option in new Option[]
                  {
                      Model, Prompt, PromptIds, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
-                     IgnoreEos, PrefillChunk, Device, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
+                     IgnoreEos, PrefillChunk, Json, Logprobs,
                  })
             command.Options.Add(option);
+        EngineLoad.AddTo(command);
         KvPolicy.AddTo(command);
         TemplateInputs.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(Execute));
@@ -64,62 +62,61 @@ internal static class RunCommand
     {
         var stdout = parsed.InvocationConfiguration.Output;
         var stderr = parsed.InvocationConfiguration.Error;
-        var engineOptions = ReadEngineOptions(parsed);
+        var engineOptions = EngineLoad.Read(parsed);
         int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0);
         if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat");
         int[]? promptIds = parsed.GetValue(PromptIds) is { } idsText ? ParseIds(idsText) : null;
         int logprobs = parsed.GetValue(Logprobs);
         if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");
         if (parsed.GetValue(Chat) && parsed.GetValue(Json)) throw new EngineException("--json prints one request's result; it cannot be combined with --chat");
-        var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), KvPolicy.ParseLagKv(parsed));
+        string model = parsed.GetValue(Model)!;
+        var kvSettings = KvPolicy.Read(parsed, KvPolicyOptions.RecommendationFor(model));
+        var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), kvSettings.LagKv);
 
-        using var engine = InferenceEngine.Load(parsed.GetValue(Model)!, engineOptions);
-        var policy = KvPolicy.Resolve(parsed, engine.Config.NumLayers);
+        using var engine = InferenceEngine.Load(model, engineOptions);
+        var policy = kvSettings.Create(engine.Config.NumLayers);
+        if (kvSettings.CompressionWarning(engine.ContextLimit, "the model's context") is { } warning) stderr.WriteLine(warning);
         using var disposablePolicy = policy.Policy as IDisposable;
         var options = ReadGenerationOptions(parsed, engine, prefill, logprobs) with { KvPolicy = policy.Policy };
         options.Validate();
 
-        using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var render = TemplateInputs.Read(parsed);
-            if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, cancellation.Token);
+        using var interrupt = new Interrupt(CliApp.Cancellation);
+        var render = TemplateInputs.Read(parsed);
+        if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, interrupt);
 
-            string? system = parsed.GetValue(System);
-            Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
-                : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options, render)
-                : engine.Generate(parsed.GetValue(Prompt)!, options);
-            bool json = parsed.GetValue(Json);
-            foreach (var token in completion.Run(cancellation.Token))
-            {
-                if (json) continue;
-                stdout.Write(token.Text);
-                stdout.Flush();
-            }
-            if (json) stdout.WriteLine(ToJson(engine, completion, policy));
-            else
-            {
-                stdout.WriteLine();
-                stderr.WriteLine(Summary(completion));
-            }
-            return 0;
-        }
-        finally
+        string? system = parsed.GetValue(System);
+        Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
+            : system is not null ? engine.Chat([new ChatMessage("system", system), new ChatMessage("user", parsed.GetValue(Prompt)!)], options, render)
+            : engine.Generate(parsed.GetValue(Prompt)!, options);
+        bool json = parsed.GetValue(Json);
+        var counters = new DecodeCounterProbe(engine.Backend);
+        foreach (var token in completion.Run(interrupt.Token))
         {
-            Console.CancelKeyPress -= onCancel;
+            counters.OnToken();
+            if (json) continue;
+            stdout.Write(token.Text);
+            stdout.Flush();
         }
+        if (json) stdout.WriteLine(ToJson(engine, completion, policy, counters.Result));
+        else
+        {
+            stdout.WriteLine();
+            stderr.WriteLine(Summary(completion));
+        }
+        return Outcome(completion, stderr);
     }
 
-    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, Interrupt interrupt)
     {
         if (engine.ChatTemplate is null) throw new EngineException($"model '{engine.Name}' has no chat template; use --prompt");
         var messages = new List<ChatMessage>();
         if (system is not null) messages.Add(new ChatMessage("system", system));
+        var cancellation = interrupt.Token;
         while (!cancellation.IsCancellationRequested)
         {
+            interrupt.WaitingForInput = true;
             string? line = Console.In.ReadLine();
+            interrupt.WaitingForInput = false;
             if (string.IsNullOrEmpty(line)) break;
             messages.Add(new ChatMessage("user", line));
             var completion = engine.Chat(messages, options, render);
@@ -130,27 +127,28 @@ internal static class RunCommand
             }
             stdout.WriteLine();
             stderr.WriteLine(Summary(completion));
+            if (completion.FinishReason is not (FinishReason.Eos or FinishReason.Stop or FinishReason.Length or FinishReason.Context))
+                return Outcome(completion, stderr);
             messages.Add(new ChatMessage("assistant", completion.Text));
         }
-        return 0;
+        return cancellation.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Ok;
     }
 
-    private static EngineOptions ReadEngineOptions(ParseResult parsed)
+    /// <summary>
+    /// The exit code of a finished request (README "Exit codes"); a request cut short also gets its
+    /// one-line reason on stderr. Its output was printed before, whatever the reason.
+    /// </summary>
+    private static int Outcome(Completion completion, TextWriter stderr)
     {
-        DType? kvDType = null;
-        if (parsed.GetValue(KvDType) is { } kvText)
-            kvDType = DTypes.TryParse(kvText, out var t) ? t : throw new EngineException($"--kv-dtype: '{kvText}' is not one of f32, f16, bf16");
-        int pageSize = parsed.GetValue(PageSize);
-        if (pageSize <= 0 || (pageSize & (pageSize - 1)) != 0) throw new EngineException($"--page-size must be a power of two, got {pageSize}");
-        int threads = parsed.GetValue(Threads);
-        if (threads < 0) throw new EngineException($"--threads must be >= 0, got {threads}");
-        return new EngineOptions
+        var reason = completion.FinishReason;
+        if (reason is FinishReason.KvExhausted or FinishReason.Error)
+            stderr.WriteLine($"error: {completion.FinishMessage}");
+        return reason switch
         {
-            Device = parsed.GetValue(Device)!,
-            Threads = threads,
-            PageSize = pageSize,
-            KvDType = kvDType,
-            KvMemoryBytes = parsed.GetValue(KvMemory) is { } memory ? MemorySizeParser.Parse(memory, "--kv-memory") : null,
+            FinishReason.Cancelled => ExitCodes.Interrupted,
+            FinishReason.KvExhausted => ExitCodes.KvExhausted,
+            FinishReason.Error => ExitCodes.GenerationError,
+            _ => ExitCodes.Ok,
         };
     }
 
@@ -191,11 +189,12 @@ internal static class RunCommand
     private static string Summary(Completion c)
     {
         var s = c.Stats;
+        string prefilled = s.PrefillTokens < s.PromptTokens ? $"{s.PrefillTokens} of {s.PromptTokens} tokens in " : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
+            $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {prefilled}{s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
-    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
+    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy, DecodeCounters? counters)
     {
         var s = c.Stats;
         var document = new Dictionary<string, object?>
@@ -203,6 +202,7 @@ internal static class RunCommand
             ["model"] = engine.Name,
             ["device"] = engine.Backend.Name,
             ["prompt_tokens"] = s.PromptTokens,
+            ["prefill_tokens"] = s.PrefillTokens,
             ["tokens"] = c.TokenIds,
             ["text"] = c.Text,
             ["finish_reason"] = c.FinishReason?.Name(),
@@ -224,9 +224,21 @@ internal static class RunCommand
             },
         };
         if (policy.Name != "full")
-            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.Allocator.BytesPerPage / engine.Cache.PageSize);
+            document["kv_policy"] = KvPolicyJson.Build(policy, s, engine.Cache.BytesPerPage / engine.Cache.PageSize);
+        if (engine.Backend is IlgpuBackend ilgpu)
+        {
+            document["kernels"] = ilgpu.KernelsInUse;
+            var fallbacks = ilgpu.KernelChecks.Where(k => !k.Passed).Select(k => new Dictionary<string, string> { ["kernel"] = k.Kernel, ["portable"] = k.PortableTwin, ["detail"] = k.Detail }).ToArray();
+            if (fallbacks.Length > 0) document["kernel_fallbacks"] = fallbacks;
+        }
+        if (counters is not null)
+        {
+            document["kernel_launches_per_token"] = counters.KernelLaunchesPerToken;
+            document["host_syncs_per_token"] = counters.HostSyncsPerToken;
+            document["host_device_bytes_per_token"] = counters.HostDeviceBytesPerToken;
+        }
         if (c.Logprobs.Count > 0)
             document["logprobs"] = c.Logprobs.Select(step => step.Select(t => new Dictionary<string, object> { ["id"] = t.Id, ["logprob"] = t.Logprob }).ToArray()).ToArray();
-        return JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        return JsonSerializer.Serialize(document, CliJson.Compact);
     }
 }

@@ -1,11 +1,10 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Core;
 using Engine.Cli.Options;
 using Engine.Core.Hub;
 using Engine.Core.Text.Templates;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -17,7 +16,7 @@ internal static class TemplateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a registry name, an org/name repo id or a local folder (tokenizer_config.json and/or chat_template.jinja suffice)", Required = true };
+        var model = CommonOptions.Model($"{CommonOptions.ModelDescription} (tokenizer_config.json and/or chat_template.jinja suffice)");
         var messages = new Option<string>("--messages") { Description = "JSON file: an array of messages ({\"role\", \"content\", ...}) or an object with a \"messages\" array", Required = true };
         var noGenerationPrompt = new Option<bool>("--no-generation-prompt") { Description = "Render without the assistant generation prompt (add_generation_prompt=false)" };
         var templateInputs = new TemplateVariableOptions();
@@ -36,8 +35,7 @@ internal static class TemplateCommand
             var output = pr.InvocationConfiguration.Output;
             if (pr.GetValue(json))
             {
-                var options = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-                output.WriteLine(new JsonObject { ["text"] = text }.ToJsonString(options));
+                output.WriteLine(new JsonObject { ["text"] = text }.ToJsonString(CliJson.Compact));
             }
             else output.Write(text);
             return 0;

@@ -1,9 +1,10 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Engine.Core;
 using Engine.Core.Hub;
 using Engine.Core.Text;
+using Engine.Cli.Options;
+using Engine.Cli.Formatting;
 
 namespace Engine.Cli.Commands;
 
@@ -16,7 +17,7 @@ internal static class TokenizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model name, repo id or folder holding tokenizer.json", Required = true };
+        var model = CommonOptions.Model($"{CommonOptions.ModelDescription} (tokenizer files suffice)");
         var noSpecial = new Option<bool>("--no-special") { Description = "Do not add special tokens such as BOS (add_special_tokens=False)" };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...], \"tokens\": [...]}" };
         var file = new Option<string?>("--file") { Description = "Read the text from this UTF-8 file instead of the argument" };
@@ -37,7 +38,7 @@ internal static class TokenizeCommand
             if (parsed.GetValue(json))
             {
                 var document = new { ids, tokens = ids.Select(tokenizer.IdToToken).ToArray() };
-                output.WriteLine(JsonSerializer.Serialize(document, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                output.WriteLine(JsonSerializer.Serialize(document, CliJson.Compact));
             }
             else
             {

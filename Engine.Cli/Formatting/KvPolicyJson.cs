@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Engine.Cli.Options;
+using Engine.Core.Kv.LagKv;
 using Engine.Models.Generation;
 using Engine.Models.Kv;
 
@@ -22,31 +23,23 @@ public static class KvPolicyJson
             ["compression_ratio"] = physical == 0 ? 1.0 : Math.Round((double)logical / physical, 4),
             ["kv_bytes_saved"] = (logical - physical) * bytesPerSlot,
         };
-        if (choice.LagKv is { } o)
-            result["lagkv"] = new JsonObject
-            {
-                ["retention"] = o.Retention,
-                ["lag_size"] = o.LagSize,
-                ["sink_size"] = o.SinkSize,
-                ["keep_per_partition"] = o.KeepPerPartition,
-                ["mode"] = o.Mode.ToString().ToLowerInvariant(),
-                ["skip_layers"] = new JsonArray(o.SkipLayers.Order().Select(l => (JsonNode)l).ToArray()),
-            };
+        if (choice.LagKv is not null) result["lagkv"] = choice.LagKv.ToJson();
         var layers = new JsonArray();
-        IReadOnlyList<LagKvLayerStats>? lagStats = (choice.Policy as LagKvPolicy)?.LastSequenceStats(stats.Layers);
+        bool lagKv = choice.Policy?.Name == "lagkv" && choice.LagKv is not null;
         for (int i = 0; i < stats.Layers.Count; i++)
         {
+            var length = stats.Layers[i];
             var layer = new JsonObject
             {
                 ["layer"] = i,
-                ["logical_len"] = stats.Layers[i].LogicalLength,
-                ["physical_len"] = stats.Layers[i].PhysicalLength,
+                ["logical_len"] = length.LogicalLength,
+                ["physical_len"] = length.PhysicalLength,
             };
-            if (lagStats is not null)
+            if (lagKv)
             {
-                layer["skipped"] = lagStats[i].Skipped;
-                layer["compressions"] = lagStats[i].Compressions;
-                layer["compression_ratio"] = Math.Round(lagStats[i].CompressionRatio, 4);
+                layer["skipped"] = !choice.LagKv!.Compresses(i);
+                layer["compressions"] = i < stats.KvPolicyLayers.Count ? stats.KvPolicyLayers[i].Compressions : 0;
+                layer["compression_ratio"] = length.PhysicalLength == 0 ? 1.0 : Math.Round((double)length.LogicalLength / length.PhysicalLength, 4);
             }
             layers.Add(layer);
         }

@@ -17,15 +17,17 @@ public sealed partial record ModelReference(string Argument, string? Folder, str
     public static ModelReference ForEntry(RegistryEntry entry) => new(entry.Name, null, entry.Repo, entry.Revision, entry);
 
     /// <summary>
-    /// Classifies <paramref name="argument"/>: an existing folder wins, then a registry name, then an
+    /// Classifies <paramref name="argument"/>: an existing folder (or a file in it: its folder) wins, then a registry name, then an
     /// <c>org/name</c> repo id; anything else is an <see cref="EngineException"/>. The registry is only loaded
     /// when needed, through <paramref name="registry"/>.
     /// </summary>
     public static ModelReference Parse(string argument, Func<ModelRegistry> registry)
     {
         if (string.IsNullOrWhiteSpace(argument)) throw new EngineException("no model given: pass a registry name, an org/name repo id or a folder");
-        if (Directory.Exists(argument) || File.Exists(argument) && Checkpoints.Gguf.GgufFile.IsGgufPath(argument))
-            return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
+        if (Directory.Exists(argument)) return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
+        // A GGUF file is a whole model; another file of a model (its model.safetensors, a shard, config.json) stands for the folder holding it.
+        if (File.Exists(argument) && Checkpoints.Gguf.GgufFile.IsGgufPath(argument)) return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
+        if (File.Exists(argument)) return new ModelReference(argument, Path.GetDirectoryName(Path.GetFullPath(argument))!, null, "main", null);
 
         int at = argument.LastIndexOf('@');
         string name = at > 0 ? argument[..at] : argument;

@@ -5,19 +5,23 @@ namespace Engine.Core.Hub;
 
 /// <summary>
 /// The known models, read from <c>models.json</c>: short names mapped to hub repos, sizes, LagKV settings
-/// and shapes. The file sits next to the CLI binary (copied at build) and at the repository root.
+/// and shapes. The repository's models.json is built into this assembly, so the library needs no file
+/// beside the app; <c>ENGINE_MODELS</c> names a models.json of one's own instead.
 /// </summary>
 public sealed class ModelRegistry
 {
     public const string FileName = "models.json";
+    /// <summary>The environment variable naming a models.json that replaces the built-in registry.</summary>
+    public const string EnvironmentVariable = "ENGINE_MODELS";
+    private const string ResourceName = "Engine.Core.models.json";
 
-    private static readonly Lazy<ModelRegistry> DefaultRegistry = new(() => Load(FindFile()));
+    private static readonly Lazy<ModelRegistry> DefaultRegistry = new(() => LoadDefault(Environment.GetEnvironmentVariable(EnvironmentVariable)));
 
     public ModelRegistry(IReadOnlyList<RegistryEntry> entries) => Entries = entries;
 
     public IReadOnlyList<RegistryEntry> Entries { get; }
 
-    /// <summary>The registry found beside the binary (<see cref="AppContext.BaseDirectory"/>) or above it.</summary>
+    /// <summary>The registry of <c>$ENGINE_MODELS</c> when it is set, else the built-in one.</summary>
     public static ModelRegistry Default => DefaultRegistry.Value;
 
     /// <summary>The entry of a short name (case-insensitive), or null.</summary>
@@ -28,17 +32,21 @@ public sealed class ModelRegistry
     public RegistryEntry? FindByRepo(string repoId) =>
         Entries.FirstOrDefault(e => string.Equals(e.Repo, repoId, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The models.json to use: beside the binary first, else the nearest one in a parent folder (the repository root).</summary>
-    public static string FindFile()
+    /// <param name="overridePath">A models.json to use instead of the built-in registry (the value of ENGINE_MODELS), or null/empty.</param>
+    public static ModelRegistry LoadDefault(string? overridePath)
     {
-        string besideBinary = Path.Combine(AppContext.BaseDirectory, FileName);
-        if (File.Exists(besideBinary)) return besideBinary;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory).Parent; dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, FileName);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new EngineException($"{FileName} not found beside the engine binary ({AppContext.BaseDirectory}) or in a parent folder");
+        if (string.IsNullOrEmpty(overridePath)) return BuiltIn();
+        if (!File.Exists(overridePath)) throw new EngineException($"{EnvironmentVariable}={overridePath}: no such file (unset it to use the built-in registry)");
+        return Load(overridePath);
+    }
+
+    /// <summary>The registry built into this assembly (the repository's models.json at build time).</summary>
+    public static ModelRegistry BuiltIn()
+    {
+        using var stream = typeof(ModelRegistry).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"the {ResourceName} resource is missing from {typeof(ModelRegistry).Assembly.GetName().Name}");
+        using var document = JsonDocument.Parse(stream);
+        return Parse(document.RootElement, $"{FileName} (built in)");
     }
 
     public static ModelRegistry Load(string path)

@@ -21,8 +21,12 @@ public sealed class Sampler
 
     public SamplingOptions Options => _options;
 
-    /// <summary>The chosen token id. <paramref name="history"/> holds prompt and generated ids (for the repetition penalty).</summary>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
+    /// <summary>
+    /// The chosen token id. <paramref name="history"/> holds prompt and generated ids (for the repetition
+    /// penalty); its last <paramref name="generated"/> ids are the generated ones (for the frequency and
+    /// presence penalties, which count generated tokens only, as OpenAI and vLLM do).
+    /// </summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, int generated = 0)
     {
         int vocab = logits.Length;
         if (_scores.Length != vocab) _scores = new double[vocab];
@@ -30,6 +34,7 @@ public sealed class Sampler
         for (int i = 0; i < vocab; i++) scores[i] = logits[i];
 
         ApplyRepetitionPenalty(scores, history, _options.RepetitionPenalty);
+        ApplyFrequencyPresence(scores, history[^Math.Min(generated, history.Length)..], _options.FrequencyPenalty, _options.PresencePenalty);
         if (_options.IsGreedy) return Argmax(scores);
 
         for (int i = 0; i < vocab; i++) scores[i] /= _options.Temperature;
@@ -37,6 +42,15 @@ public sealed class Sampler
         if (_options.TopP < 1) ApplyTopP(scores, _options.TopP);
         if (_options.MinP > 0) ApplyMinP(scores, _options.MinP);
         return Draw(scores);
+    }
+
+    /// <summary>OpenAI semantics: logit -= frequency * count + presence * (count &gt; 0) over the generated ids.</summary>
+    public static void ApplyFrequencyPresence(double[] scores, ReadOnlySpan<int> generated, double frequency, double presence)
+    {
+        if ((frequency == 0 && presence == 0) || generated.IsEmpty) return;
+        var counts = new Dictionary<int, int>();
+        foreach (int id in generated) counts[id] = counts.GetValueOrDefault(id) + 1;
+        foreach (var (id, count) in counts) scores[id] -= frequency * count + presence;
     }
 
     /// <summary>HF semantics: each id seen once or more has a positive logit divided by the penalty, a negative one multiplied.</summary>

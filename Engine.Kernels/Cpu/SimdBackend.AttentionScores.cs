@@ -20,7 +20,7 @@ public sealed unsafe partial class SimdBackend : IAttentionScoreOps
         int* pages = CheckedPageTable(pool, pageTable, length);
         float* pq = PointerOf<float>(q), ps = PointerOf<float>(sums);
         void* keys = PointerOf(pool.Keys);
-        var layout = KvPoolLayout.Of(pool);
+        var layout = pool.Layout;
         _pool.For(shape.KvHeads, kvHead =>
             ColumnSumsOfHead(layout, keys, pages, pq, length, queries, firstQuery, shape, kvHead, ps + (long)kvHead * length));
     }

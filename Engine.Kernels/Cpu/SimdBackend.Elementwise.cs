@@ -53,8 +53,26 @@ public sealed unsafe partial class SimdBackend
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "argmax of an empty range");
         Require(x, DType.F32, count, nameof(x));
-        // Two vectorized passes: the maximum, then its first occurrence (so ties go to the lowest index).
-        var values = new ReadOnlySpan<float>(PointerOf<float>(x), count);
+        return IndexOfMax(PointerOf<float>(x), count);
+    }
+
+    public void ArgmaxRows(DeviceArray x, int rows, int count, DeviceArray output)
+    {
+        if (count <= 0 || rows < 0) throw new ArgumentOutOfRangeException(nameof(count), $"argmax of {rows} rows of {count}");
+        Require(x, DType.F32, (long)rows * count, nameof(x));
+        Require(output, DType.I32, rows, nameof(output));
+        float* px = PointerOf<float>(x);
+        int* po = PointerOf<int>(output);
+        ForRanges(rows, Math.Max(1, MinElementsPerTask / count), (start, end) =>
+        {
+            for (long r = start; r < end; r++) po[r] = IndexOfMax(px + r * count, count);
+        });
+    }
+
+    /// <summary>Two vectorized passes: the maximum, then its first occurrence (so ties go to the lowest index).</summary>
+    private static int IndexOfMax(float* x, int count)
+    {
+        var values = new ReadOnlySpan<float>(x, count);
         return values.IndexOf(TensorPrimitives.Max(values));
     }
 }

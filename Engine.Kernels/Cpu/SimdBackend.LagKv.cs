@@ -12,7 +12,7 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
         if (c.Partitions == 0) return;
         int* pages = CheckedPageTable(pool, pageTable, c.LengthBefore);
         Require(scores, DType.F32, (long)pool.KvHeads * c.Partitions * c.LagSize, nameof(scores));
-        var layout = KvPoolLayout.Of(pool);
+        var layout = pool.Layout;
         void* keys = PointerOf(pool.Keys), values = PointerOf(pool.Values);
         float* s = PointerOf<float>(scores);
         ForRanges((long)pool.KvHeads * c.Partitions, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
@@ -56,7 +56,7 @@ public sealed unsafe partial class SimdBackend : ILagKvOps
     {
         int* pages = CheckedPageTable(pool, pageTable, c.LengthBefore);
         Require(kept, DType.I32, (long)pool.KvHeads * c.Partitions * c.Keep, nameof(kept));
-        var layout = KvPoolLayout.Of(pool);
+        var layout = pool.Layout;
         void* keys = PointerOf(pool.Keys), values = PointerOf(pool.Values);
         int* k = PointerOf<int>(kept);
         ForRanges(pool.KvHeads, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>

@@ -3,10 +3,11 @@ namespace Engine.Kernels.Ilgpu;
 /// <summary>The scalar arguments of the paged-attention kernels.</summary>
 public struct AttentionParams
 {
-    public KvGeometry Kv;
-    public int Heads, Length, Queries;
-    /// <summary>Decode only: slots per split and the number of splits (flash-decoding).</summary>
-    public int SlotsPerSplit, Splits;
+    public KvPoolLayout Kv;
+    public KvRowMap Rows;
+    public int Heads;
+    /// <summary>Decode only: the first row the decode grid covers, slots per split and the number of splits (flash-decoding).</summary>
+    public int FirstDecodeRow, SlotsPerSplit, Splits;
     public float Scale;
 
     /// <summary>Floats of one split's partial result in scratch: max, sum, then headDim accumulators.</summary>

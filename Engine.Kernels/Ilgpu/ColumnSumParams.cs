@@ -3,7 +3,7 @@ namespace Engine.Kernels.Ilgpu;
 /// <summary>The scalar arguments of the attention column-sum kernels (<see cref="IAttentionScoreOps"/>).</summary>
 public struct ColumnSumParams
 {
-    public KvGeometry Kv;
+    public KvPoolLayout Kv;
     public int Heads, Length, Queries, FirstQuery;
     public float Scale;
 

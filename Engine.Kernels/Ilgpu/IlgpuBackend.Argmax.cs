@@ -5,9 +5,9 @@ using ILGPU.Runtime;
 namespace Engine.Kernels.Ilgpu;
 
 /// <summary>
-/// Argmax over the first count elements (ties to the lowest index): one group; each thread scans a
-/// strided share, then a shared-memory tree reduction of (value, index) pairs. Only the index (4
-/// bytes) travels back to the host.
+/// Argmax over rows of count elements (ties to the lowest index): one group per row; each thread scans a
+/// strided share, then a shared-memory tree reduction of (value, index) pairs. <see cref="Argmax"/> is
+/// one row whose index (4 bytes) travels back to the host; <see cref="ArgmaxRows"/> leaves them on the device.
 /// </summary>
 public sealed partial class IlgpuBackend
 {
@@ -17,6 +17,7 @@ public sealed partial class IlgpuBackend
     [KernelInstance]
     internal static void ArgmaxKernel(ArrayView<float> x, int count, ArrayView<int> result)
     {
+        long rowBase = (long)Grid.IdxX * count;
         var bestValues = SharedMemory.Allocate<float>(ArgmaxThreads);
         var bestIndices = SharedMemory.Allocate<int>(ArgmaxThreads);
         int t = Group.IdxX;
@@ -24,7 +25,7 @@ public sealed partial class IlgpuBackend
         int bestIndex = -1;
         for (int i = t; i < count; i += Group.DimX)
         {
-            float v = x[i];
+            float v = x[rowBase + i];
             if (bestIndex < 0 || v > best) { best = v; bestIndex = i; }
         }
         bestValues[t] = best;
@@ -42,17 +43,24 @@ public sealed partial class IlgpuBackend
             }
             Group.Barrier();
         }
-        if (t == 0) result[0] = bestIndices[0];
+        if (t == 0) result[Grid.IdxX] = bestIndices[0];
     }
 
     public int Argmax(DeviceArray x, int count)
     {
-        Require(x.DType == DType.F32 && count > 0 && x.Length >= count, "argmax needs count > 0 F32 elements");
         _argmaxResult ??= Allocate(DType.I32, 1);
-        int threads = Kind == BackendKind.IlgpuCpu ? 64 : ArgmaxThreads;
-        Kernel<ArrayView<float>, int, ArrayView<int>>(ArgmaxKernel)(new KernelConfig(1, threads), ViewOf<float>(x), count, ViewOf<int>(_argmaxResult));
+        ArgmaxRows(x, 1, count, _argmaxResult);
         Span<int> index = stackalloc int[1];
         Download<int>(_argmaxResult, index);
         return index[0];
+    }
+
+    public void ArgmaxRows(DeviceArray x, int rows, int count, DeviceArray output)
+    {
+        Require(x.DType == DType.F32 && count > 0 && rows >= 0 && x.Length >= (long)rows * count, "argmax needs rows * count F32 elements, count > 0");
+        Require(output.DType == DType.I32 && output.Length >= rows, "argmax rows output must be I32 [rows]");
+        if (rows == 0) return;
+        int threads = Kind == BackendKind.IlgpuCpu ? 64 : ArgmaxThreads;
+        Kernel<ArrayView<float>, int, ArrayView<int>>(ArgmaxKernel)(new KernelConfig(rows, threads), ViewOf<float>(x), count, ViewOf<int>(output));
     }
 }

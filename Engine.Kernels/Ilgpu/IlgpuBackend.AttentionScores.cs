@@ -78,7 +78,7 @@ public sealed partial class IlgpuBackend : IAttentionScoreOps
         ColumnSumParams p, int kvHead, int slot)
         where TP : unmanaged where TF : struct, IElementFormat<TP>
     {
-        long kBase = p.Kv.Offset(pageTable[slot / p.Kv.PageSize], kvHead, slot % p.Kv.PageSize);
+        long kBase = p.Kv.SlotOffset(pageTable, kvHead, slot);
         float dot = 0f;
         for (int d = 0; d < p.Kv.HeadDim; d++) dot += q[qBase + d] * default(TF).Widen(keys[kBase + d]);
         return dot * p.Scale;
@@ -95,7 +95,7 @@ public sealed partial class IlgpuBackend : IAttentionScoreOps
         Require(sums.DType == DType.F32 && sums.Length >= (long)shape.KvHeads * length, "column sums must be F32 [kvHeads, length]");
         var p = new ColumnSumParams
         {
-            Kv = KvGeometry.Of(pool), Heads = shape.Heads, Length = length, Queries = queries, FirstQuery = firstQuery, Scale = shape.Scale,
+            Kv = pool.Layout, Heads = shape.Heads, Length = length, Queries = queries, FirstQuery = firstQuery, Scale = shape.Scale,
         };
         long statFloats = 2L * p.Rows * shape.Heads;
         if (_columnSumStats is null || _columnSumStats.Length < statFloats)

@@ -17,7 +17,7 @@ public sealed partial class IlgpuBackend : ILagKvOps
     public void LagKvScore(KvPool pool, DeviceArray pageTable, LagKvCompression c, float valueWeight, DeviceArray scores)
     {
         if (c.Partitions == 0) return;
-        var g = LagKvGrid.Of(KvGeometry.Of(pool), c, valueWeight);
+        var g = LagKvGrid.Of(pool.Layout, c, valueWeight);
         CheckLagKvLayer(pool, pageTable, c);
         Require(scores.DType == DType.F32 && scores.Length >= (long)g.Jobs * g.Lag, "LagKV scores must be F32 [kvHeads, partitions, lag]");
 
@@ -52,7 +52,7 @@ public sealed partial class IlgpuBackend : ILagKvOps
     public void LagKvSelect(DeviceArray scores, int kvHeads, LagKvCompression c, DeviceArray kept)
     {
         if (c.Partitions == 0) return;
-        var g = LagKvGrid.Of(new KvGeometry { KvHeads = kvHeads }, c, 0);
+        var g = LagKvGrid.Of(new KvPoolLayout(kvHeads, 0, 0, DType.F32), c, 0);
         long tokens = (long)g.Jobs * g.Lag;
         Require(scores.DType == DType.F32 && scores.Length >= tokens, "LagKV scores must be F32 [kvHeads, partitions, lag]");
         Require(kept.DType == DType.I32 && kept.Length >= (long)g.Jobs * g.Keep, "LagKV kept offsets must be I32 [kvHeads, partitions, keep]");
@@ -65,7 +65,7 @@ public sealed partial class IlgpuBackend : ILagKvOps
 
     public void LagKvPressScores(DeviceArray partitionScores, int kvHeads, LagKvCompression c, DeviceArray pressScores)
     {
-        var g = LagKvGrid.Of(new KvGeometry { KvHeads = kvHeads }, c, 0);
+        var g = LagKvGrid.Of(new KvPoolLayout(kvHeads, 0, 0, DType.F32), c, 0);
         Require(partitionScores.DType == DType.F32 && partitionScores.Length >= (long)g.Jobs * g.Lag, "LagKV partition scores must be F32 [kvHeads, partitions, lag]");
         Require(pressScores.DType == DType.F32 && pressScores.Length >= (long)kvHeads * c.LengthBefore, "LagKV press scores must be F32 [kvHeads, length]");
         if ((long)kvHeads * c.LengthBefore == 0) return;
@@ -75,7 +75,7 @@ public sealed partial class IlgpuBackend : ILagKvOps
 
     public void LagKvCompact(KvPool pool, DeviceArray pageTable, LagKvCompression c, DeviceArray kept, DeviceArray scratch)
     {
-        var g = LagKvGrid.Of(KvGeometry.Of(pool), c, 0);
+        var g = LagKvGrid.Of(pool.Layout, c, 0);
         CheckLagKvLayer(pool, pageTable, c);
         Require(kept.DType == DType.I32 && kept.Length >= (long)g.Jobs * g.Keep, "LagKV kept offsets must be I32 [kvHeads, partitions, keep]");
         Require(scratch.DType == pool.DType && scratch.Length >= ILagKvOps.LagKvCompactScratchElements(pool, c), "LagKV compaction scratch too small or of another dtype");

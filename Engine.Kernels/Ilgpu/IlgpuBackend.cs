@@ -37,8 +37,10 @@ public sealed partial class IlgpuBackend : IBackend
     }
 
     /// <summary>The ILGPU device of the given kind (Cuda, OpenCL or IlgpuCpu), or null when none is present.</summary>
-    public static IlgpuBackend? TryCreate(BackendKind kind)
+    /// <param name="kernels">Fast: fast kernels once they pass their self-check on this device; Portable: never.</param>
+    public static IlgpuBackend? TryCreate(BackendKind kind, KernelSet kernels = KernelSet.Fast)
     {
+        GpuDriverLibraries.Register();
         Context? context = null;
         try
         {
@@ -53,7 +55,7 @@ public sealed partial class IlgpuBackend : IBackend
             AcceleratorType type = kind switch { BackendKind.Cuda => AcceleratorType.Cuda, BackendKind.OpenCL => AcceleratorType.OpenCL, _ => AcceleratorType.CPU };
             Device? device = context.Devices.Where(d => d.AcceleratorType == type).OrderByDescending(d => d.MemorySize).FirstOrDefault();
             if (device is null) { context.Dispose(); return null; }
-            return new IlgpuBackend(context, device.CreateAccelerator(context), kind);
+            return new IlgpuBackend(context, device.CreateAccelerator(context), kind) { RequestedKernels = kernels };
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -66,8 +68,11 @@ public sealed partial class IlgpuBackend : IBackend
     public string Name { get; }
     public BackendKind Kind { get; }
     public TransferCounters Transfers { get; } = new();
+    public LaunchCounters Launches { get; } = new();
     public long AllocatedBytes => Interlocked.Read(ref _allocated);
     public long PeakAllocatedBytes => Interlocked.Read(ref _peak);
+
+    public void BindToCurrentThread() => Accelerator.Bind();
 
     /// <summary>The accelerator the kernels run on (for kernels added in other files, e.g. LagKV).</summary>
     internal Accelerator Accelerator { get; }
@@ -101,6 +106,7 @@ public sealed partial class IlgpuBackend : IBackend
         // ILGPU turns the ref into a raw pointer: pinned, or a GC on another thread moves the array mid-copy.
         fixed (T* pinned = src)
             ViewOf<T>(dst).SubView(dstOffset, src.Length).CopyFromCPU(ref *pinned, src.Length);
+        Launches.AddHostSync(); // ILGPU's CopyFromCPU synchronizes its stream after the copy
         Transfers.AddToDevice((long)src.Length * Marshal.SizeOf<T>());
     }
 
@@ -108,7 +114,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         CheckElementSize<T>(src);
         CheckRange(src, srcOffset, dst.Length);
-        Accelerator.Synchronize();
+        Synchronize();
         if (dst.IsEmpty) return;
         // Pinned for the same reason as Upload: an unpinned destination would be written at its old place.
         fixed (T* pinned = dst)
@@ -116,7 +122,11 @@ public sealed partial class IlgpuBackend : IBackend
         Transfers.AddToHost((long)dst.Length * Marshal.SizeOf<T>());
     }
 
-    public void Synchronize() => Accelerator.Synchronize();
+    public void Synchronize()
+    {
+        Launches.AddHostSync();
+        Accelerator.Synchronize();
+    }
 
     /// <summary>The device view of an array of this backend, as elements of T (ushort for F16/BF16 bits).</summary>
     internal ArrayView<T> ViewOf<T>(DeviceArray array) where T : unmanaged

@@ -8,11 +8,11 @@ namespace Engine.Kernels.Ilgpu;
 /// </summary>
 public struct LagKvGrid
 {
-    public KvGeometry Geometry;
+    public KvPoolLayout Geometry;
     public int WindowStart, Partitions, Lag, Keep, TailLength;
     public float ValueWeight;
 
-    public static LagKvGrid Of(KvGeometry geometry, LagKvCompression c, float valueWeight) => new()
+    public static LagKvGrid Of(KvPoolLayout geometry, LagKvCompression c, float valueWeight) => new()
     {
         Geometry = geometry, WindowStart = c.WindowStart, Partitions = c.Partitions, Lag = c.LagSize,
         Keep = c.Keep, TailLength = c.TailLength, ValueWeight = valueWeight,
@@ -24,5 +24,5 @@ public struct LagKvGrid
 
     /// <summary>Element offset of a layer's slot for a head, through its page table.</summary>
     public readonly long SlotOffset(ILGPU.ArrayView<int> pageTable, int head, int slot) =>
-        Geometry.Offset(pageTable[slot / Geometry.PageSize], head, slot % Geometry.PageSize);
+        Geometry.SlotOffset(pageTable, head, slot);
 }

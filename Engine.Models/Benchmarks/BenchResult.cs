@@ -46,32 +46,42 @@ public sealed record BenchResult
     public required long PeakDeviceBytes { get; init; }
     /// <summary>The machine's measured read bandwidth (null where it was not measured, e.g. for a GPU).</summary>
     public required double? MeasuredBandwidthGbps { get; init; }
+    /// <summary>Launches, host syncs and host-device bytes per decode token (the last repetition); null where the backend does not count launches.</summary>
+    public DecodeCounters? Counters { get; init; }
+    /// <summary>ILGPU devices: "fast" or "portable" (forced, or a fast kernel failed its self-check); null elsewhere.</summary>
+    public string? Kernels { get; init; }
 
     /// <summary>Bandwidth decode achieved: bytes read per token x median tokens per second.</summary>
     public double DecodeBandwidthGbps => DecodeBytesPerToken * DecodeTokensPerSecond.Median / 1e9;
     public double? RooflineFraction => MeasuredBandwidthGbps is > 0 ? DecodeBandwidthGbps / MeasuredBandwidthGbps : null;
 
     /// <summary>One JSON object with snake_case fields (what --json prints and --record appends).</summary>
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
     {
-        ["model"] = Model,
-        ["device"] = Device,
-        ["threads"] = Threads,
-        ["dtype"] = DType,
-        ["random_weights"] = RandomWeights,
-        ["prompt_tokens"] = PromptTokens,
-        ["gen_tokens"] = GenTokens,
-        ["repetitions"] = Repetitions,
-        ["prefill_tokens_per_s"] = PrefillTokensPerSecond.ToJson(),
-        ["decode_tokens_per_s"] = DecodeTokensPerSecond.ToJson(),
-        ["ttft_ms"] = TtftMs,
-        ["weight_bytes"] = WeightBytes,
-        ["kv_bytes_per_token"] = KvBytesPerToken,
-        ["decode_bytes_per_token"] = DecodeBytesPerToken,
-        ["peak_host_bytes"] = PeakHostBytes,
-        ["peak_device_bytes"] = PeakDeviceBytes,
-        ["decode_bandwidth_gbps"] = DecodeBandwidthGbps,
-        ["measured_bandwidth_gbps"] = MeasuredBandwidthGbps,
-        ["roofline_fraction"] = RooflineFraction,
-    };
+        var json = new JsonObject
+        {
+            ["model"] = Model,
+            ["device"] = Device,
+            ["threads"] = Threads,
+            ["dtype"] = DType,
+            ["random_weights"] = RandomWeights,
+            ["prompt_tokens"] = PromptTokens,
+            ["gen_tokens"] = GenTokens,
+            ["repetitions"] = Repetitions,
+            ["prefill_tokens_per_s"] = PrefillTokensPerSecond.ToJson(),
+            ["decode_tokens_per_s"] = DecodeTokensPerSecond.ToJson(),
+            ["ttft_ms"] = TtftMs,
+            ["weight_bytes"] = WeightBytes,
+            ["kv_bytes_per_token"] = KvBytesPerToken,
+            ["decode_bytes_per_token"] = DecodeBytesPerToken,
+            ["peak_host_bytes"] = PeakHostBytes,
+            ["peak_device_bytes"] = PeakDeviceBytes,
+            ["decode_bandwidth_gbps"] = DecodeBandwidthGbps,
+            ["measured_bandwidth_gbps"] = MeasuredBandwidthGbps,
+            ["roofline_fraction"] = RooflineFraction,
+        };
+        if (Kernels is not null) json["kernels"] = Kernels;
+        Counters?.AddTo(json);
+        return json;
+    }
 }

@@ -11,4 +11,6 @@ public sealed record BenchWorkload
     public IKvCachePolicy? KvPolicy { get; init; }
     /// <summary>Called before each timed repetition (not the warm-up), e.g. to reset a timer.</summary>
     public Action<int>? BeforeRepetition { get; init; }
+    /// <summary>Told what starts next (the warm-up, a request's prefill, its decode), so long work shows progress.</summary>
+    public Action<string>? Progress { get; init; }
 }

@@ -26,16 +26,7 @@ public sealed record KvBenchReport(BenchResult Result, KvRunSummary Kv, BenchRes
         if (Baseline is null || BaselineKv is null) return root;
 
         var policy = new JsonObject { ["policy"] = policyName };
-        if (lagKv is { } o)
-            policy["lagkv"] = new JsonObject
-            {
-                ["retention"] = o.Retention,
-                ["lag_size"] = o.LagSize,
-                ["sink_size"] = o.SinkSize,
-                ["keep_per_partition"] = o.KeepPerPartition,
-                ["mode"] = o.Mode.ToString().ToLowerInvariant(),
-                ["skip_layers"] = new JsonArray(o.SkipLayers.Order().Select(l => (JsonNode)l).ToArray()),
-            };
+        if (lagKv is not null) policy["lagkv"] = lagKv.ToJson();
         foreach (var (key, value) in Kv.ToJson().ToArray())
             policy[key] = value?.DeepClone();
         policy["kv_bytes_vs_baseline"] = BaselineKv.KvBytes > 0 ? Math.Round((double)Kv.KvBytes / BaselineKv.KvBytes, 4) : null;

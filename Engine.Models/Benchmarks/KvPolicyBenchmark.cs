@@ -11,8 +11,10 @@ public static class KvPolicyBenchmark
 {
     /// <param name="policy">Null: one full-cache run and no baseline.</param>
     /// <param name="onRepetition">Called after each timed request with the side ("kv policy", "baseline" or "full cache"), its index and statistics.</param>
+    /// <param name="progress">Told each phase as it starts (e.g. "kv policy request 2/5: prefill of 4096 tokens").</param>
     public static KvBenchReport Run(InferenceEngine engine, BenchSettings settings, bool randomWeights, PrefillSchedule prefill,
-        IKvCachePolicy? policy, Action<string, int, GenerationStats>? onRepetition = null, CancellationToken cancellation = default)
+        IKvCachePolicy? policy, Action<string, int, GenerationStats>? onRepetition = null, CancellationToken cancellation = default,
+        Action<string>? progress = null)
     {
         settings.Validate();
         var timer = policy is null ? null : new KvCompressionTimer();
@@ -23,8 +25,8 @@ public static class KvPolicyBenchmark
             Side? baseline = policy is null ? null : new Side("baseline", new BenchWorkload { Prefill = prefill }, null);
             for (int r = 0; r < settings.Repetitions; r++)
             {
-                withPolicy.Request(engine, settings, randomWeights, r, onRepetition, cancellation);
-                baseline?.Request(engine, settings, randomWeights, r, onRepetition, cancellation);
+                withPolicy.Request(engine, settings, randomWeights, r, onRepetition, cancellation, progress);
+                baseline?.Request(engine, settings, randomWeights, r, onRepetition, cancellation, progress);
             }
             var (result, kv) = withPolicy.Summarize(engine);
             if (baseline is null) return new KvBenchReport(result, kv, null, null);
@@ -45,13 +47,14 @@ public static class KvPolicyBenchmark
         private readonly List<BenchResult> _results = [];
 
         public void Request(InferenceEngine engine, BenchSettings settings, bool randomWeights, int index,
-            Action<string, int, GenerationStats>? onRepetition, CancellationToken cancellation)
+            Action<string, int, GenerationStats>? onRepetition, CancellationToken cancellation, Action<string>? progress)
         {
+            Action<string>? phase = progress is null ? null : what => progress($"{name} request {index + 1}/{settings.Repetitions}: {what}");
             _results.Add(ModelBenchmark.Run(engine, settings with { Repetitions = 1 }, randomWeights, measuredBandwidthGbps: null, (_, stats) =>
             {
                 _recorder.End(stats);
                 onRepetition?.Invoke(name, index, stats);
-            }, cancellation, workload with { BeforeRepetition = _ => _recorder.Begin() }));
+            }, cancellation, workload with { BeforeRepetition = _ => _recorder.Begin(), Progress = phase }));
         }
 
         public (BenchResult, KvRunSummary) Summarize(InferenceEngine engine)

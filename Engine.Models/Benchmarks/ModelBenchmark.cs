@@ -3,6 +3,7 @@ using Engine.Core;
 using Engine.Core.Sampling;
 using Engine.Kernels;
 using Engine.Kernels.Cpu;
+using Engine.Kernels.Ilgpu;
 using Engine.Models.Generation;
 
 namespace Engine.Models.Benchmarks;
@@ -44,16 +45,23 @@ public static class ModelBenchmark
         };
 
         // Warm-up: every code path (prefill chunk, decode step) once, outside the timings.
-        Drain(engine.Generate(prompt.AsSpan(0, Math.Min(prompt.Length, 8)).ToArray(), options with { MaxTokens = 2 }), cancellation);
+        var progress = workload?.Progress;
+        progress?.Invoke("warm-up");
+        Drain(engine.Generate(prompt.AsSpan(0, Math.Min(prompt.Length, 8)).ToArray(), options with { MaxTokens = 2 }), cancellation, null, null);
 
         var prefill = new List<double>();
         var decode = new List<double>();
         var ttft = new List<double>();
+        DecodeCounters? counters = null;
         for (int r = 0; r < settings.Repetitions; r++)
         {
             workload?.BeforeRepetition?.Invoke(r);
             var completion = engine.Generate(prompt, options);
-            Drain(completion, cancellation);
+            progress?.Invoke($"prefill of {settings.PromptTokens} tokens");
+            var probe = new DecodeCounterProbe(engine.Backend);
+            Drain(completion, cancellation, probe, progress is null ? null : () => progress(FormattableString.Invariant(
+                $"decode of {settings.GenTokens} tokens (prefill took {completion.Stats.PrefillMs / 1000:F1} s)")));
+            counters = probe.Result;
             var stats = completion.Stats;
             prefill.Add(stats.PrefillTokensPerSecond);
             decode.Add(stats.DecodeTokensPerSecond);
@@ -88,12 +96,20 @@ public static class ModelBenchmark
             PeakHostBytes = process.PeakWorkingSet64,
             PeakDeviceBytes = engine.Backend.PeakAllocatedBytes,
             MeasuredBandwidthGbps = measuredBandwidthGbps,
+            Counters = counters,
+            Kernels = engine.Backend is IlgpuBackend ilgpu ? ilgpu.KernelsInUse : null,
         };
     }
 
-    private static void Drain(Completion completion, CancellationToken cancellation)
+    /// <param name="onFirstToken">Called once the prefill is done (at the first token).</param>
+    private static void Drain(Completion completion, CancellationToken cancellation, DecodeCounterProbe? probe, Action? onFirstToken)
     {
-        foreach (var _ in completion.Run(cancellation)) { }
+        foreach (var _ in completion.Run(cancellation))
+        {
+            probe?.OnToken();
+            onFirstToken?.Invoke();
+            onFirstToken = null;
+        }
         if (completion.FinishReason == FinishReason.Cancelled) throw new OperationCanceledException("benchmark cancelled");
     }
 }

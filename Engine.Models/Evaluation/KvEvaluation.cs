@@ -26,37 +26,36 @@ public static class KvEvaluation
         options.Validate(model.Config.NumLayers);
         int vocab = model.Config.VocabSize;
         IKvCachePolicy? kvPolicy = KvPolicyFactory.Create(KvEvalPolicyNames.Name(policy), options, model.Config.NumLayers);
-        try
+        // The two sequences run side by side as one batch of two.
+        using var full = cache.CreateSequence();
+        using var compressed = cache.CreateSequence(0, kvPolicy);
+        var comparison = new NextTokenComparison();
+        int[] ids = tokens.ToArray();
+        int done = 0;
+        foreach (int size in LagKvPrefill.Auto(options).Chunks(ids.Length))
         {
-            using var full = cache.CreateSequence(tokens.Count);
-            using var compressed = cache.CreateSequence(tokens.Count);
-            var comparison = new NextTokenComparison();
-            int[] ids = tokens.ToArray();
-            int done = 0;
-            foreach (int size in LagKvPrefill.Auto(options).Chunks(ids.Length))
+            var chunk = ids.AsMemory(done, size);
+            var step = new ForwardStep(IsPrefill: true, IsLastPrefillChunk: done + size == ids.Length, AllLogits: true);
+            full.Append(size);
+            compressed.Append(size);
+            var logits = model.Forward([new BatchEntry(full, chunk, step), new BatchEntry(compressed, chunk, step)]);
+            full.LogicalLength += size;
+            compressed.LogicalLength += size;
+            float[] fullLogits = Logits(model, logits.Of(0), size * vocab);
+            float[] compressedLogits = Logits(model, logits.Of(1), size * vocab);
+            for (int r = 0; r < size; r++)
             {
-                var chunk = ids.AsSpan(done, size);
-                var step = new ForwardStep(IsPrefill: true, IsLastPrefillChunk: done + size == ids.Length, AllLogits: true);
-                float[] fullLogits = Logits(model, model.Forward(full, chunk, step, cache), size * vocab);
-                float[] compressedLogits = Logits(model, model.Forward(compressed, chunk, step, cache, kvPolicy), size * vocab);
-                for (int r = 0; r < size; r++)
-                {
-                    int position = done + r;
-                    int? target = position + 1 < ids.Length ? ids[position + 1] : null;
-                    comparison.Add(fullLogits.AsSpan(r * vocab, vocab), compressedLogits.AsSpan(r * vocab, vocab), target);
-                }
-                done += size;
-                progress?.Invoke(done);
+                int position = done + r;
+                int? target = position + 1 < ids.Length ? ids[position + 1] : null;
+                comparison.Add(fullLogits.AsSpan(r * vocab, vocab), compressedLogits.AsSpan(r * vocab, vocab), target);
             }
-            double slots = compressed.Kv.Layers.Average(l => (double)l.PhysicalLength);
-            string ratio = policy == KvEvalPolicy.Full ? "1x" : RatioLabel(options.Retention);
-            return new KvEvalResult(KvEvalPolicyNames.Name(policy), ratio, ids.Length, comparison.MeanKl, comparison.Top1Agreement,
-                comparison.PerplexityFull, comparison.PerplexityCompressed, slots);
+            done += size;
+            progress?.Invoke(done);
         }
-        finally
-        {
-            (kvPolicy as IDisposable)?.Dispose();
-        }
+        double slots = compressed.Layers.Average(l => (double)l.PhysicalLength);
+        string ratio = policy == KvEvalPolicy.Full ? "1x" : RatioLabel(options.Retention);
+        return new KvEvalResult(KvEvalPolicyNames.Name(policy), ratio, ids.Length, comparison.MeanKl, comparison.Top1Agreement,
+            comparison.PerplexityFull, comparison.PerplexityCompressed, slots);
     }
 
     /// <summary>`4x` for a retention of 1/4; `r=0.3` otherwise.</summary>

@@ -1,60 +1,39 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Text;
-using Engine.Core;
 using Engine.Core.Sampling;
-using Engine.Kernels;
-using Engine.Models.Kv;
+using Engine.Models.Scheduling;
 
 namespace Engine.Models.Generation;
 
 /// <summary>
-/// One request: its prompt is prefilled in chunks, then tokens are decoded one at a time until EOS, a
-/// stop string, max-tokens, the context limit or cancellation. Enumerate it once through
-/// <see cref="StreamAsync"/> (or <see cref="Run"/>); <see cref="TokenIds"/>, <see cref="Text"/>,
-/// <see cref="FinishReason"/> and <see cref="Stats"/> describe it as it goes and after it ended.
+/// One request. Nothing runs until it is enumerated (<see cref="StreamAsync"/> or <see cref="Run"/>,
+/// once); it then joins the engine's scheduler, sharing forward steps with every other request, and
+/// its tokens stream out as the engine loop produces them, until EOS, a stop string, max-tokens, the
+/// context limit, KV exhaustion, an error or cancellation. <see cref="TokenIds"/>, <see cref="Text"/>,
+/// <see cref="FinishReason"/> and <see cref="Stats"/> describe what was delivered, as it goes and after.
+/// Cancelling (or leaving the enumeration early) ends the request before the engine's next step and
+/// returns its KV pages; the enumeration ends once they are back.
 /// </summary>
 public sealed class Completion
 {
-    private readonly LlamaModel _model;
-    private readonly PagedKvCache _cache;
-    private readonly int[] _prompt;
-    private readonly GenerationOptions _options;
-    private readonly ITokenTextStream? _textStream;
-    private readonly int _contextLimit;
-    private readonly HashSet<int> _eos;
-    private readonly Func<IDisposable> _enter;
+    private readonly EngineLoop _loop;
+    private readonly SequenceRun _run;
+    private readonly Action<SequenceRun>? _onEnd;
     private readonly List<int> _generated = [];
     private readonly List<IReadOnlyList<TokenLogprob>> _logprobs = [];
     private readonly StringBuilder _text = new();
     private int _started;
-    private float[] _hostLogits = [];
-    private readonly int[] _decodeToken = new int[1];
-    private bool _failed;
 
-    internal Completion(LlamaModel model, PagedKvCache cache, IReadOnlyList<int> prompt, GenerationOptions options,
-        ITokenTextStream? textStream, int contextLimit, double loadMs, Func<IDisposable> enter)
+    internal Completion(EngineLoop loop, SequenceRun run, Action<SequenceRun>? onEnd = null)
     {
-        options.Validate();
-        if (prompt.Count == 0) throw new EngineException("the prompt is empty: give at least one token");
-        foreach (int id in prompt)
-            if ((uint)id >= (uint)model.Config.VocabSize) throw new EngineException($"prompt token id {id} is outside the vocabulary (0..{model.Config.VocabSize - 1})");
-        if (prompt.Count > contextLimit)
-            throw new EngineException($"the prompt has {prompt.Count} tokens, more than the model's context of {contextLimit}");
-        if (options.StopStrings.Count > 0 && textStream is null)
-            throw new EngineException("stop strings need a tokenizer to decode text, and this model has none");
-        _model = model;
-        _cache = cache;
-        _prompt = prompt.ToArray();
-        _options = options;
-        _textStream = textStream;
-        _contextLimit = contextLimit;
-        _eos = [.. options.EosTokenIds ?? model.Config.EosTokenIds];
-        _enter = enter;
-        Stats = new GenerationStats { PromptTokens = _prompt.Length, LoadMs = loadMs, PageSize = cache.PageSize };
+        _loop = loop;
+        _run = run;
+        _onEnd = onEnd;
+        Stats = run.Stats;
     }
 
-    public IReadOnlyList<int> PromptIds => _prompt;
+    public IReadOnlyList<int> PromptIds => _run.Prompt;
     /// <summary>Generated ids so far (an EOS id that ended generation included, as Hugging Face does).</summary>
     public IReadOnlyList<int> TokenIds => _generated;
     /// <summary>Generated text so far (without a matched stop string).</summary>
@@ -63,138 +42,86 @@ public sealed class Completion
     public IReadOnlyList<IReadOnlyList<TokenLogprob>> Logprobs => _logprobs;
     /// <summary>Null while running.</summary>
     public FinishReason? FinishReason { get; private set; }
+    /// <summary>One line explaining a <see cref="Generation.FinishReason.KvExhausted"/> or <see cref="Generation.FinishReason.Error"/> ending; null otherwise.</summary>
+    public string? FinishMessage => FinishReason is Generation.FinishReason.KvExhausted or Generation.FinishReason.Error ? _run.Message : null;
     public GenerationStats Stats { get; }
 
     /// <summary>Streams the tokens; cancelling ends the stream with <see cref="Generation.FinishReason.Cancelled"/> instead of throwing.</summary>
     public async IAsyncEnumerable<GeneratedToken> StreamAsync([EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        foreach (var token in Run(cancellation))
+        Start();
+        using var registration = cancellation.Register(() => _loop.Cancel(_run));
+        try
         {
-            yield return token;
-            await Task.Yield();
+            while (FinishReason is null && await _run.Events.WaitToReadAsync().ConfigureAwait(false))
+                while (FinishReason is null && _run.Events.TryRead(out var item))
+                    if (Consume(item, cancellation.IsCancellationRequested) is { } token) yield return token;
+        }
+        finally
+        {
+            if (FinishReason is null) await StopAsync().ConfigureAwait(false);
         }
     }
 
     /// <summary>Runs to the end and returns the finish reason.</summary>
     public async Task<FinishReason> RunToEndAsync(CancellationToken cancellation = default)
     {
-        await foreach (var _ in StreamAsync(cancellation)) { }
+        await foreach (var _ in StreamAsync(cancellation).ConfigureAwait(false)) { }
         return FinishReason!.Value;
     }
 
     /// <summary>The synchronous form of <see cref="StreamAsync"/>.</summary>
     public IEnumerable<GeneratedToken> Run(CancellationToken cancellation = default)
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0) throw new InvalidOperationException("a completion runs once");
-        using var running = _enter(); // one request at a time per engine: they share the activation buffers
-        var transfers = _model.Backend.Transfers;
-        long toDevice0 = transfers.BytesToDevice, toHost0 = transfers.BytesToHost;
-        var clock = Stopwatch.StartNew();
-        var sequence = _cache.CreateSequence(_contextLimit);
-        var sampler = new Sampler(_options.Sampling);
-        var stops = new StopStringMatcher(_options.StopStrings);
-        var history = new List<int>(_prompt);
+        Start();
+        using var registration = cancellation.Register(() => _loop.Cancel(_run));
         try
         {
-            // Prefill: every chunk but the last only fills the cache; the last gives the first logits.
-            DeviceArray? logits = null;
-            int done = 0;
-            foreach (int size in _options.Prefill.Chunks(_prompt.Length))
-            {
-                if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
-                bool last = done + size == _prompt.Length;
-                logits = Step(sequence, done, size, new ForwardStep(true, last));
-                done += size;
-            }
-
-            while (true)
-            {
-                int token;
-                IReadOnlyList<TokenLogprob>? top;
-                try { token = Choose(logits!, sampler, history, out top); }
-                catch { _failed = true; throw; }
-                if (_generated.Count == 0)
-                {
-                    _model.Backend.Synchronize();
-                    Stats.PrefillMs = Stats.TimeToFirstTokenMs = clock.Elapsed.TotalMilliseconds;
-                }
-                _generated.Add(token);
-                history.Add(token);
-                if (top is not null) _logprobs.Add(top);
-                Stats.GeneratedTokens = _generated.Count;
-
-                bool isEos = !_options.IgnoreEos && _eos.Contains(token);
-                string text = isEos || _textStream is null ? "" : stops.Push(_textStream.Push(token));
-                FinishReason? reason =
-                    isEos ? Generation.FinishReason.Eos
-                    : stops.Stopped ? Generation.FinishReason.Stop
-                    : _generated.Count >= _options.MaxTokens ? Generation.FinishReason.Length
-                    : sequence.LogicalLength >= _contextLimit ? Generation.FinishReason.Context
-                    : cancellation.IsCancellationRequested ? Generation.FinishReason.Cancelled
-                    : null;
-                // Text held back for a possible stop string is released when generation ends otherwise.
-                if (reason is not null and not Generation.FinishReason.Stop && _textStream is not null)
-                    text += stops.Push(_textStream.Flush()) + stops.Flush();
-                _text.Append(text);
-                yield return new GeneratedToken(token, text, top);
-                if (reason is FinishReason r) { Finish(r); yield break; }
-                // The consumer may have cancelled while holding this token: no further device work then.
-                if (cancellation.IsCancellationRequested) { Finish(Generation.FinishReason.Cancelled); yield break; }
-
-                history.CopyTo(history.Count - 1, _decodeToken, 0, 1);
-                logits = Step(sequence, -1, 1, ForwardStep.Decode);
-            }
+            while (FinishReason is null && _run.Events.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                while (FinishReason is null && _run.Events.TryRead(out var item))
+                    if (Consume(item, cancellation.IsCancellationRequested) is { } token) yield return token;
         }
         finally
         {
-            // Ended without a reason: the caller stopped enumerating early (a failure leaves it null).
-            if (!_failed) FinishReason ??= Generation.FinishReason.Cancelled;
-            _model.Backend.Synchronize();
-            double total = clock.Elapsed.TotalMilliseconds;
-            if (_generated.Count > 0) Stats.DecodeMs = total - Stats.PrefillMs;
-            else Stats.PrefillMs = total;
-            Stats.KvPagesUsed = sequence.Kv.PagesHeld;
-            Stats.KvBytes = Stats.KvPagesUsed * _cache.Allocator.BytesPerPage;
-            Stats.Layers = sequence.Kv.Layers.Select(l => new LayerKvLength(sequence.LogicalLength, l.PhysicalLength)).ToArray();
-            Stats.BytesToDevice = transfers.BytesToDevice - toDevice0;
-            Stats.BytesToHost = transfers.BytesToHost - toHost0;
-            sequence.Dispose();
+            if (FinishReason is null) StopAsync().GetAwaiter().GetResult();
         }
     }
 
-    private void Finish(FinishReason reason) => FinishReason = reason;
-
-    /// <summary>One forward step: prompt tokens [start, start + count), or the last generated token when start is -1.</summary>
-    private DeviceArray Step(CacheSequence sequence, int start, int count, ForwardStep step)
+    private void Start()
     {
-        try
-        {
-            ReadOnlySpan<int> tokens = start < 0 ? _decodeToken : _prompt.AsSpan(start, count);
-            return _model.Forward(sequence, tokens, step, _cache, _options.KvPolicy);
-        }
-        catch
-        {
-            _failed = true;
-            throw;
-        }
+        if (Interlocked.Exchange(ref _started, 1) != 0) throw new InvalidOperationException("a completion runs once");
+        _loop.Submit(_run);
     }
 
-    /// <summary>Greedy without logprobs or penalty argmaxes on the device; everything else samples on the host from a logits copy.</summary>
-    private int Choose(DeviceArray logits, Sampler sampler, List<int> history, out IReadOnlyList<TokenLogprob>? top)
+    /// <summary>Takes one event from the loop: a token to hand out (none once cancelled), or the end.</summary>
+    private GeneratedToken? Consume(RunEvent item, bool cancelled)
     {
-        int vocab = _model.Config.VocabSize;
-        var sampling = _options.Sampling;
-        if (sampling.IsGreedy && sampling.RepetitionPenalty == 1.0 && _options.Logprobs == 0)
+        if (item.Token is { } token)
         {
-            top = null;
-            return _model.Backend.Argmax(logits, vocab);
+            if (cancelled) return null; // produced before the loop saw the cancellation: not delivered
+            _generated.Add(token.Id);
+            if (token.TopLogprobs is not null) _logprobs.Add(token.TopLogprobs);
+            _text.Append(token.Text);
+            return token;
         }
-        long copyStart = Stopwatch.GetTimestamp();
-        if (_hostLogits.Length != vocab) _hostLogits = new float[vocab];
-        var host = _hostLogits;
-        _model.Backend.Download<float>(logits, host);
-        Stats.LogitsCopyMs += Stopwatch.GetElapsedTime(copyStart).TotalMilliseconds;
-        top = _options.Logprobs > 0 ? TopLogprobs.Compute(host, _options.Logprobs) : null;
-        return sampler.Sample(host, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+        End(cancelled ? Generation.FinishReason.Cancelled : item.Reason!.Value);
+        if (item.Fault is not null) ExceptionDispatchInfo.Capture(item.Fault).Throw();
+        return null;
+    }
+
+    /// <summary>The consumer stopped early: ends the request and waits until its pages are back.</summary>
+    private async Task StopAsync()
+    {
+        _loop.Cancel(_run);
+        while (await _run.Events.WaitToReadAsync().ConfigureAwait(false))
+            while (_run.Events.TryRead(out _)) { }
+        End(Generation.FinishReason.Cancelled);
+    }
+
+    private void End(FinishReason reason)
+    {
+        FinishReason = reason;
+        Stats.GeneratedTokens = _generated.Count;
+        _onEnd?.Invoke(_run);
     }
 }

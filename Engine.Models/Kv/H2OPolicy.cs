@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using Engine.Core.Kv;
-
 namespace Engine.Models.Kv;
 
 /// <summary>
@@ -10,22 +7,21 @@ namespace Engine.Models.Kv;
 /// half of the budget plus the heavy hitters (largest totals) among the older slots for the other
 /// half; totals follow their keys through the compaction.
 /// </summary>
-public sealed class H2OPolicy(KvBudget budget) : IKvCachePolicy, IDisposable
+public sealed class H2OPolicy(KvBudget budget) : IKvCachePolicy
 {
-    private readonly ConditionalWeakTable<SequenceKv, List<float>[][]> _totals = new();
-    private readonly KeptSlotCompactor _compactor = new();
-    private readonly AttentionScoreReader _scores = new();
-
     public KvBudget Budget { get; } = budget;
+    public string Name => "h2o";
+    public bool Compresses(int layer) => Budget.Compresses(layer);
+    public KvPolicyState CreateState(int layers) => new H2OState(layers);
 
     public void AfterAttention(KvStepContext step)
     {
         if (!Budget.Compresses(step.Layer)) return;
         int heads = step.Pool.KvHeads;
-        List<float>[] totals = _totals.GetValue(step.Sequence, s => NewTotals(s.Layers.Length, heads))[step.Layer];
+        List<float>[] totals = step.State<H2OState>().Totals(step.Layer, heads);
         LayerKv layer = step.Sequence.Layers[step.Layer];
         int length = layer.PhysicalLength;
-        float[] sums = _scores.Read(step, 0);
+        float[] sums = AttentionScoreReader.Read(step, 0);
         for (int h = 0; h < heads; h++)
         {
             List<float> total = totals[h];
@@ -42,7 +38,7 @@ public sealed class H2OPolicy(KvBudget budget) : IKvCachePolicy, IDisposable
             slots.CopyTo(kept, h * keep);
             totals[h] = slots.Select(s => totals[h][s]).ToList();
         }
-        _compactor.Compact(step, kept, keep);
+        KeptSlotCompactor.Compact(step, kept, keep);
     }
 
     /// <summary>One head's kept slots: heavy hitters among the older slots (half the budget), then the recent half.</summary>
@@ -56,15 +52,12 @@ public sealed class H2OPolicy(KvBudget budget) : IKvCachePolicy, IDisposable
         return slots;
     }
 
-    /// <summary>Forgets a sequence's accumulated attention (call when its cache is released).</summary>
-    public void Forget(SequenceKv sequence) => _totals.Remove(sequence);
-
-    private static List<float>[][] NewTotals(int layers, int heads) =>
-        Enumerable.Range(0, layers).Select(_ => Enumerable.Range(0, heads).Select(_ => new List<float>()).ToArray()).ToArray();
-
-    public void Dispose()
+    /// <summary>H2O's memory of one sequence: the attention each kept slot has received, per layer and KV head.</summary>
+    private sealed class H2OState(int layers) : KvPolicyState(layers)
     {
-        _compactor.Dispose();
-        _scores.Dispose();
+        private readonly List<float>[]?[] _totals = new List<float>[]?[layers];
+
+        public List<float>[] Totals(int layer, int heads) =>
+            _totals[layer] ??= Enumerable.Range(0, heads).Select(_ => new List<float>()).ToArray();
     }
 }

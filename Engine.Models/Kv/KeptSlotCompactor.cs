@@ -1,5 +1,4 @@
 using Engine.Core;
-using Engine.Core.Kv;
 using Engine.Core.Kv.LagKv;
 using Engine.Kernels;
 
@@ -11,16 +10,13 @@ namespace Engine.Models.Kv;
 /// as one partition keeping that count) and returns the emptied pages to the pool. Only the kept
 /// slot indices travel to the device; the cache never leaves it.
 /// </summary>
-public sealed class KeptSlotCompactor : IDisposable
+public static class KeptSlotCompactor
 {
-    private DeviceArray? _kept, _scratch;
-    private IBackend? _backend;
-
     /// <summary>
     /// Keeps slots kept[head * keep .. (head + 1) * keep) of each head (ascending, each below the
     /// layer's length) and shrinks the layer to <paramref name="keep"/> slots.
     /// </summary>
-    public void Compact(KvStepContext step, int[] kept, int keep)
+    public static void Compact(KvStepContext step, int[] kept, int keep)
     {
         if (step.Backend is not ILagKvOps ops)
             throw new EngineException($"KV-cache eviction is not supported on the {step.Backend.Name} backend");
@@ -29,26 +25,11 @@ public sealed class KeptSlotCompactor : IDisposable
         if (keep < 1 || keep >= length || kept.Length != heads * keep)
             throw new ArgumentException($"keeping {keep} of {length} slots with {kept.Length} indices for {heads} heads");
         var c = new LagKvCompression(0, 0, 1, length, keep, 0);
-        Ensure(step.Backend, ref _kept, DType.I32, kept.Length);
-        Ensure(step.Backend, ref _scratch, step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, c));
-        step.Backend.Upload<int>(_kept!, kept);
-        ops.LagKvCompact(step.Pool, step.PageTable, c, _kept!, _scratch!);
-        layer.Shrink(keep, step.Sequence.Allocator);
-    }
-
-    private void Ensure(IBackend backend, ref DeviceArray? array, DType dtype, long length)
-    {
-        if (_backend is not null && !ReferenceEquals(_backend, backend))
-            throw new InvalidOperationException("a policy instance serves one backend");
-        _backend = backend;
-        if (array is not null && array.DType == dtype && array.Length >= length) return;
-        array?.Dispose();
-        array = backend.Allocate(dtype, Math.Max(length, 64));
-    }
-
-    public void Dispose()
-    {
-        _kept?.Dispose();
-        _scratch?.Dispose();
+        DeviceArray keptOnDevice = step.Scratch.Kept(kept.Length);
+        step.Backend.Upload<int>(keptOnDevice, kept);
+        ops.LagKvCompact(step.Pool, step.PageTable, c, keptOnDevice,
+            step.Scratch.Compaction(step.Pool.DType, ILagKvOps.LagKvCompactScratchElements(step.Pool, c)));
+        layer.Shrink(keep);
+        if (step.Sequence.PolicyState is { } state) state.Compressions[step.Layer]++;
     }
 }

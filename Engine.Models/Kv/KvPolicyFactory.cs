@@ -8,6 +8,9 @@ public static class KvPolicyFactory
 {
     public const string Choices = "lagkv|streaming|snapkv|h2o|full";
 
+    /// <summary>The policy names <see cref="Create"/> knows.</summary>
+    public static IReadOnlyList<string> Names { get; } = Choices.Split('|');
+
     /// <summary>
     /// full: no policy (null). lagkv: <see cref="LagKvPolicy"/>. streaming, snapkv, h2o: the baselines
     /// at the budget of the same LagKV options (equal KV size at every step). Options are validated
@@ -24,7 +27,7 @@ public static class KvPolicyFactory
             "streaming" => new StreamingLlmPolicy(new KvBudget(options)),
             "snapkv" => new SnapKvPolicy(new KvBudget(options)),
             "h2o" => new H2OPolicy(new KvBudget(options)),
-            _ => throw new EngineException($"unknown --kv-policy '{name}'; expected one of {Choices}"),
+            _ => throw new EngineException($"unknown KV policy '{name}'; the policies are {string.Join(", ", Names)}"),
         };
     }
 }

@@ -1,5 +1,3 @@
-using Engine.Core.Kv;
-
 namespace Engine.Models.Kv;
 
 /// <summary>
@@ -11,15 +9,16 @@ namespace Engine.Models.Kv;
 /// LagKV would hold (w shrinks to the step's tokens in decode).
 /// </summary>
 public sealed class SnapKvPolicy(KvBudget budget, int window = SnapKvPolicy.DefaultWindow, int poolKernel = SnapKvPolicy.DefaultPoolKernel)
-    : IKvCachePolicy, IDisposable
+    : IKvCachePolicy
 {
     public const int DefaultWindow = 32, DefaultPoolKernel = 5;
-    private readonly KeptSlotCompactor _compactor = new();
-    private readonly AttentionScoreReader _scores = new();
 
     public KvBudget Budget { get; } = budget;
     public int Window { get; } = window;
     public int PoolKernel { get; } = poolKernel;
+    public string Name => "snapkv";
+    public bool Compresses(int layer) => Budget.Compresses(layer);
+    public KvPolicyState CreateState(int layers) => new(layers);
 
     public void AfterAttention(KvStepContext step)
     {
@@ -28,12 +27,12 @@ public sealed class SnapKvPolicy(KvBudget budget, int window = SnapKvPolicy.Defa
         int length = layer.PhysicalLength, keep = Budget.SlotsAfter(KvBudget.TokensAfter(step));
         if (length <= keep) return;
         int window = Math.Min(Window, Math.Min(step.StepTokens, keep));
-        float[] sums = _scores.Read(step, step.StepTokens - window);
+        float[] sums = AttentionScoreReader.Read(step, step.StepTokens - window);
         int heads = step.Pool.KvHeads;
         var kept = new int[heads * keep];
         for (int h = 0; h < heads; h++)
             KeptSlots(sums.AsSpan(h * length, length), keep, window, PoolKernel).CopyTo(kept, h * keep);
-        _compactor.Compact(step, kept, keep);
+        KeptSlotCompactor.Compact(step, kept, keep);
     }
 
     /// <summary>One head's kept slots from its column sums over all <paramref name="sums"/>.Length slots.</summary>
@@ -52,11 +51,5 @@ public sealed class SnapKvPolicy(KvBudget budget, int window = SnapKvPolicy.Defa
         chosen.CopyTo(slots, 0);
         for (int i = 0; i < window; i++) slots[keep - window + i] = prefix + i;
         return slots;
-    }
-
-    public void Dispose()
-    {
-        _compactor.Dispose();
-        _scores.Dispose();
     }
 }

@@ -1,5 +1,3 @@
-using Engine.Core.Kv;
-
 namespace Engine.Models.Kv;
 
 /// <summary>
@@ -7,13 +5,15 @@ namespace Engine.Models.Kv;
 /// the most recent ones, no scoring. Evicts whenever a layer holds more than the budget LagKV would
 /// hold after the same tokens, down to exactly that budget.
 /// </summary>
-public sealed class StreamingLlmPolicy(KvBudget budget, int sinkTokens = StreamingLlmPolicy.DefaultSinkTokens) : IKvCachePolicy, IDisposable
+public sealed class StreamingLlmPolicy(KvBudget budget, int sinkTokens = StreamingLlmPolicy.DefaultSinkTokens) : IKvCachePolicy
 {
     public const int DefaultSinkTokens = 4;
-    private readonly KeptSlotCompactor _compactor = new();
 
     public KvBudget Budget { get; } = budget;
     public int SinkTokens { get; } = sinkTokens;
+    public string Name => "streaming";
+    public bool Compresses(int layer) => Budget.Compresses(layer);
+    public KvPolicyState CreateState(int layers) => new(layers);
 
     public void AfterAttention(KvStepContext step)
     {
@@ -25,7 +25,7 @@ public sealed class StreamingLlmPolicy(KvBudget budget, int sinkTokens = Streami
         int heads = step.Pool.KvHeads;
         var kept = new int[heads * keep];
         for (int h = 0; h < heads; h++) slots.CopyTo(kept, h * keep);
-        _compactor.Compact(step, kept, keep);
+        KeptSlotCompactor.Compact(step, kept, keep);
     }
 
     /// <summary>The sink [0, min(sink, keep)) and the most recent slots up to <paramref name="keep"/> in all.</summary>
@@ -37,6 +37,4 @@ public sealed class StreamingLlmPolicy(KvBudget budget, int sinkTokens = Streami
         for (int i = first; i < keep; i++) slots[i] = length - keep + i;
         return slots;
     }
-
-    public void Dispose() => _compactor.Dispose();
 }

@@ -7,6 +7,10 @@ namespace Engine.Models.Kv;
 /// </summary>
 public sealed class TimedKvPolicy(IKvCachePolicy inner, KvCompressionTimer timer) : IKvCachePolicy
 {
+    public string Name => inner.Name;
+    public bool Compresses(int layer) => inner.Compresses(layer);
+    public KvPolicyState CreateState(int layers) => inner.CreateState(layers);
+
     public void AfterAttention(KvStepContext step)
     {
         long start = timer.Start(step.Backend);

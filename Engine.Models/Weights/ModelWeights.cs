@@ -184,6 +184,9 @@ public sealed class ModelWeights : IDisposable
         for (long offset = 0; offset < view.ByteLength; offset += sliceBytes)
         {
             var bytes = view.Slice(offset, (int)Math.Min(sliceBytes, view.ByteLength - offset));
+            // A NaN or infinite weight would turn every logit into NaN; name the tensor now rather than emit garbage later.
+            if (NonFiniteScan.IndexOf(bytes, view.DType) is var bad and >= 0)
+                throw new EngineException($"tensor {view.Name} in {view.File} holds a non-finite value (NaN or infinity) at element {offset / elementSize + bad}: the checkpoint is damaged");
             if (view.DType == DType.F32) backend.Upload(array, MemoryMarshal.Cast<byte, float>(bytes), at + offset / elementSize);
             else backend.Upload(array, MemoryMarshal.Cast<byte, ushort>(bytes), at + offset / elementSize);
         }

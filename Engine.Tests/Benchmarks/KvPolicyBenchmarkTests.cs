@@ -24,12 +24,12 @@ public class KvPolicyBenchmarkTests
     {
         using var tiny = new TinyModel(TinyModel.Llama(DType.F32), seed: 7);
         using var engine = Engine(tiny);
-        using var policy = new LagKvPolicy(Options);
+        var policy = new LagKvPolicy(Options);
         var perRequest = new List<int>();
         var report = KvPolicyBenchmark.Run(engine, new BenchSettings(Prompt, Gen, 2), randomWeights: true, LagKvPrefill.Auto(Options), policy,
             (side, _, stats) =>
             {
-                if (side == "kv policy") perRequest.Add(policy.LastSequenceStats(stats.Layers).Sum(l => l.Compressions));
+                if (side == "kv policy") perRequest.Add(stats.KvPolicyLayers.Sum(l => l.Compressions));
             });
 
         Assert.That(policy.Timer, Is.Null, "the benchmark's timer stays attached");
@@ -68,10 +68,10 @@ public class KvPolicyBenchmarkTests
     public void PoliciesWithoutTheirOwnTimerAreWrapped()
     {
         var timer = new KvCompressionTimer();
-        using var lagKv = new LagKvPolicy(Options);
+        var lagKv = new LagKvPolicy(Options);
         Assert.That(TimedKvPolicy.Attach(lagKv, timer), Is.SameAs(lagKv));
         Assert.That(lagKv.Timer, Is.SameAs(timer));
-        using var streaming = new StreamingLlmPolicy(new KvBudget(Options));
+        var streaming = new StreamingLlmPolicy(new KvBudget(Options));
         Assert.That(TimedKvPolicy.Attach(streaming, timer), Is.InstanceOf<TimedKvPolicy>());
     }
 }

@@ -19,7 +19,9 @@ public class BenchKvPolicyTests
     {
         var (code, output, error) = Run([.. args, "--json"]);
         Assert.That(code, Is.EqualTo(0), error);
-        return JsonDocument.Parse(output).RootElement.Clone();
+        var root = JsonDocument.Parse(output).RootElement.Clone();
+        JsonKeys.AssertSnakeCase(root);
+        return root;
     }
 
     [Test]
@@ -110,8 +112,8 @@ public class BenchKvPolicyTests
     [TestCase("--context 0", "--context must be >= 1")]
     [TestCase("--lag-size 8", "--lag-size needs --lagkv")]
     [TestCase("--kv-policy snapkv", "--kv-policy snapkv needs a budget")]
-    [TestCase("--lagkv 2x --kv-policy bogus", "unknown --kv-policy 'bogus'")]
-    [TestCase("--lagkv 2x --lag-size 1", "the lag size must be at least 2")]
+    [TestCase("--lagkv 2x --kv-policy bogus", "--kv-policy: unknown policy 'bogus'")]
+    [TestCase("--lagkv 2x --lag-size 1", "lag size L = 1: it must be at least 2")]
     public void BadFlagCombinationsAreOneLineErrors(string flags, string message)
     {
         string folder = SharedAssets.Require("models", "stories260K");

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Engine.Cli;
 using Engine.Kernels;
+using Engine.Tests.Support;
 using NUnit.Framework;
 
 namespace Engine.Tests.Cli;
@@ -29,11 +30,12 @@ public sealed class DoctorCommandTests
         Assert.That(exit, Is.EqualTo(0));
         using var doc = JsonDocument.Parse(stdout.ToString());
         var root = doc.RootElement;
+        JsonKeys.AssertSnakeCase(root);
         var inventory = DeviceInventory.Probe();
         Assert.That(root.GetProperty("cuda").GetArrayLength(), Is.EqualTo(inventory.Cuda.Count));
-        Assert.That(root.GetProperty("openCL").GetArrayLength(), Is.EqualTo(inventory.OpenCL.Count));
-        Assert.That(root.GetProperty("cpu").GetProperty("logicalCores").GetInt32(), Is.EqualTo(Environment.ProcessorCount));
+        Assert.That(root.GetProperty("opencl").GetArrayLength(), Is.EqualTo(inventory.OpenCL.Count));
+        Assert.That(root.GetProperty("cpu").GetProperty("logical_cores").GetInt32(), Is.EqualTo(Environment.ProcessorCount));
         Assert.That(root.GetProperty("cpu").GetProperty("vector256").GetBoolean(), Is.EqualTo(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated));
-        Assert.That(root.GetProperty("autoDevice").GetString(), Is.AnyOf("cuda", "opencl", "cpu"));
+        Assert.That(root.GetProperty("auto_device").GetString(), Is.AnyOf("cuda", "opencl", "cpu"));
     }
 }

@@ -36,6 +36,7 @@ public class InfoCommandTests
         var (code, output, error) = Run("info", "--model", folder, "--json", "--kv-dtype", "bf16");
         Assert.That(code, Is.EqualTo(0), error);
         using var json = JsonDocument.Parse(output);
+        JsonKeys.AssertSnakeCase(json.RootElement);
         var root = json.RootElement;
         Assert.That(root.GetProperty("architecture").GetString(), Is.EqualTo("LlamaForCausalLM"));
         Assert.That(root.GetProperty("layers").GetInt32(), Is.EqualTo(5));

@@ -1,3 +1,4 @@
+using Engine.Models.Kv;
 using System.Text.Json;
 using Engine.Cli;
 using Engine.Core.Text;
@@ -32,6 +33,7 @@ public class RunCommandTests
         Assert.That(code, Is.EqualTo(0), error);
         using var doc = JsonDocument.Parse(output);
         var root = doc.RootElement;
+        JsonKeys.AssertSnakeCase(root);
         Assert.That(root.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()), Is.EqualTo(expectedIds));
         Assert.That(root.GetProperty("prompt_tokens").GetInt32(), Is.EqualTo(1));
         Assert.That(root.GetProperty("finish_reason").GetString(), Is.EqualTo("length"));
@@ -132,7 +134,7 @@ public class RunCommandTests
     }
 
     [Test]
-    public void LagKvFlagsCompressTheCacheAndAreReported()
+    public void LagKvTextCompressTheCacheAndAreReported()
     {
         var (code, output, error) = Run("run", "--model", Stories, "--prompt-ids", "1", "--max-tokens", "150", "--temperature", "0",
             "--device", "cpu", "--json", "--lagkv", "4x", "--lag-size", "16", "--sink-size", "4", "--prefill-chunk", "auto");

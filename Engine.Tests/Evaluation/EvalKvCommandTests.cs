@@ -24,12 +24,13 @@ public class EvalKvCommandTests
     {
         var (code, output, error) = Run(Args("full", "4x", "--json"));
         Assert.That(code, Is.EqualTo(0), error);
+        JsonKeys.AssertSnakeCase(JsonDocument.Parse(output).RootElement);
         var row = Results(output).Single();
         Assert.That(row.GetProperty("policy").GetString(), Is.EqualTo("full"));
-        Assert.That(row.GetProperty("meanKl").GetDouble(), Is.EqualTo(0).Within(1e-12));
-        Assert.That(row.GetProperty("top1Agreement").GetDouble(), Is.EqualTo(1));
-        Assert.That(row.GetProperty("perplexityRatio").GetDouble(), Is.EqualTo(1).Within(1e-12));
-        Assert.That(row.GetProperty("achievedRatio").GetDouble(), Is.EqualTo(1));
+        Assert.That(row.GetProperty("mean_kl").GetDouble(), Is.EqualTo(0).Within(1e-12));
+        Assert.That(row.GetProperty("top1_agreement").GetDouble(), Is.EqualTo(1));
+        Assert.That(row.GetProperty("perplexity_ratio").GetDouble(), Is.EqualTo(1).Within(1e-12));
+        Assert.That(row.GetProperty("achieved_ratio").GetDouble(), Is.EqualTo(1));
     }
 
     [Test]
@@ -43,9 +44,9 @@ public class EvalKvCommandTests
         foreach (var row in rows)
         {
             Assert.That(row.GetProperty("tokens").GetInt32(), Is.EqualTo(60));
-            Assert.That(row.GetProperty("meanKl").GetDouble(), Is.EqualTo(0).Within(1e-12));
-            Assert.That(row.GetProperty("top1Agreement").GetDouble(), Is.EqualTo(1));
-            Assert.That(row.GetProperty("finalKvSlots").GetDouble(), Is.EqualTo(60));
+            Assert.That(row.GetProperty("mean_kl").GetDouble(), Is.EqualTo(0).Within(1e-12));
+            Assert.That(row.GetProperty("top1_agreement").GetDouble(), Is.EqualTo(1));
+            Assert.That(row.GetProperty("final_kv_slots").GetDouble(), Is.EqualTo(60));
         }
     }
 
@@ -59,15 +60,15 @@ public class EvalKvCommandTests
         int tokens = rows[0].GetProperty("tokens").GetInt32();
         Assert.That(tokens, Is.GreaterThan(4 + 2 * 32), "the text must be long enough to compress");
         long budget = LagKvSchedule.LengthAfter(new LagKvOptions { Retention = 0.25, LagSize = 32, SinkSize = 4 }, tokens);
-        double fullPpl = rows[0].GetProperty("perplexityFull").GetDouble();
+        double fullPpl = rows[0].GetProperty("perplexity_full").GetDouble();
         foreach (var row in rows)
         {
             string policy = row.GetProperty("policy").GetString()!;
-            Assert.That(row.GetProperty("finalKvSlots").GetDouble(), Is.EqualTo(budget), policy);
-            Assert.That(row.GetProperty("achievedRatio").GetDouble(), Is.EqualTo((double)tokens / budget).Within(1e-9), policy);
-            Assert.That(row.GetProperty("meanKl").GetDouble(), Is.GreaterThan(0), policy);
-            Assert.That(row.GetProperty("top1Agreement").GetDouble(), Is.InRange(0.0, 1.0), policy);
-            Assert.That(row.GetProperty("perplexityFull").GetDouble(), Is.EqualTo(fullPpl), "the full run is the same for every policy");
+            Assert.That(row.GetProperty("final_kv_slots").GetDouble(), Is.EqualTo(budget), policy);
+            Assert.That(row.GetProperty("achieved_ratio").GetDouble(), Is.EqualTo((double)tokens / budget).Within(1e-9), policy);
+            Assert.That(row.GetProperty("mean_kl").GetDouble(), Is.GreaterThan(0), policy);
+            Assert.That(row.GetProperty("top1_agreement").GetDouble(), Is.InRange(0.0, 1.0), policy);
+            Assert.That(row.GetProperty("perplexity_full").GetDouble(), Is.EqualTo(fullPpl), "the full run is the same for every policy");
         }
     }
 
@@ -84,7 +85,7 @@ public class EvalKvCommandTests
     }
 
     [TestCase("--policy", "snapkv,bogus", "error: --policy 'bogus'")]
-    [TestCase("--ratios", "3", "error: --lagkv '3'")]
+    [TestCase("--ratios", "3", "error: --ratios '3'")]
     [TestCase("--text", "/nonexistent/text.txt", "error: --text '/nonexistent/text.txt': file not found")]
     public void BadArgumentsGiveOneLineErrors(string option, string value, string message)
     {

@@ -21,7 +21,8 @@ public class EvalPasskeyCommandTests
         var (code, output, error) = Run(Args("--json"));
         Assert.That(code, Is.EqualTo(0), error);
         var root = JsonDocument.Parse(output).RootElement;
-        Assert.That(root.GetProperty("skippedLengths").EnumerateArray().Select(e => e.GetInt32()), Is.EqualTo(new[] { 100000 }));
+        JsonKeys.AssertSnakeCase(root);
+        Assert.That(root.GetProperty("skipped_lengths").EnumerateArray().Select(e => e.GetInt32()), Is.EqualTo(new[] { 100000 }));
         var trials = root.GetProperty("trials").EnumerateArray().ToArray();
         Assert.That(trials.Select(t => t.GetProperty("depth").GetDouble()), Is.EqualTo(new[] { 0.0, 1.0 }));
         foreach (var trial in trials)
@@ -29,7 +30,7 @@ public class EvalPasskeyCommandTests
             Assert.That(trial.GetProperty("words").GetInt32(), Is.EqualTo(20));
             Assert.That(trial.GetProperty("key").GetString(), Does.Match("^[0-9]{64}$"));
             Assert.That(trial.GetProperty("answer").GetString(), Is.Not.Empty, "the model generates an answer");
-            Assert.That(trial.GetProperty("partialMatch").GetDouble(), Is.InRange(0.0, 1.0));
+            Assert.That(trial.GetProperty("partial_match").GetDouble(), Is.InRange(0.0, 1.0));
         }
         Assert.That(root.GetProperty("setting").GetString(), Is.EqualTo("full cache"));
     }

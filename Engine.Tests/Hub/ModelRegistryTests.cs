@@ -35,11 +35,21 @@ public class ModelRegistryTests
     }
 
     [Test]
-    public void RegistryIsFoundBesideTheBinaryAndMatchesTheRepositoryCopy()
+    public void BuiltInRegistryIsTheRepositoryCopy()
     {
-        string found = ModelRegistry.FindFile();
-        Assert.That(Path.GetDirectoryName(found), Is.EqualTo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)));
-        Assert.That(File.ReadAllText(found), Is.EqualTo(File.ReadAllText(Path.Combine(SharedAssets.RepoRoot, ModelRegistry.FileName))));
+        static object Key(RegistryEntry e) => (e.Name, e.Repo, e.Revision, e.Parameters, e.Bytes, e.LagKv, e.Config.HiddenSize, e.Config.MaxPositionEmbeddings);
+        var repository = ModelRegistry.Load(Path.Combine(SharedAssets.RepoRoot, ModelRegistry.FileName)).Entries.Select(Key);
+        Assert.That(ModelRegistry.BuiltIn().Entries.Select(Key), Is.EqualTo(repository));
+        Assert.That(ModelRegistry.LoadDefault(null).Entries.Select(Key), Is.EqualTo(repository), "without ENGINE_MODELS");
+    }
+
+    [Test]
+    public void EngineModelsReplacesTheBuiltInRegistry()
+    {
+        string path = Write($"{{\"models\": [{ValidEntry}]}}");
+        Assert.That(ModelRegistry.LoadDefault(path).Entries.Select(e => e.Name), Is.EqualTo(new[] { "tiny" }));
+        var e = Assert.Throws<EngineException>(() => ModelRegistry.LoadDefault(path + ".missing"))!;
+        Assert.That(e.Message, Does.StartWith("ENGINE_MODELS=").And.Contain("no such file"));
     }
 
     [Test]

@@ -1,5 +1,4 @@
 using Engine.Core;
-using Engine.Core.Kv;
 using Engine.Kernels;
 using Engine.Models.Kv;
 using NUnit.Framework;
@@ -16,7 +15,6 @@ public sealed class BaselineHarness : IDisposable
     public const int KvHeads = 2, Heads = 4, HeadDim = 16, PageSize = 8;
 
     private readonly DeviceArray[] _pageTables;
-    private readonly int[] _uploadedVersion;
     private readonly DeviceArray _queries;
 
     public BaselineHarness(IBackend backend, int layers, int tokens, int maxStep, int seed, DType dtype = DType.F32)
@@ -29,11 +27,9 @@ public sealed class BaselineHarness : IDisposable
         Values = Enumerable.Range(0, layers).Select(_ => RandomData(random, KvHeads * tokens * HeadDim, dtype)).ToArray();
         Queries = Enumerable.Range(0, layers).Select(_ => RandomData(random, tokens * Heads * HeadDim, DType.F32)).ToArray();
         PageCount = layers * (tokens / PageSize + 2);
-        Allocator = new PageAllocator(PageCount, KvPool.BytesPerPageFor(KvHeads, PageSize, HeadDim, dtype));
-        Pool = new KvPool(backend, PageCount, KvHeads, PageSize, HeadDim, dtype);
-        Sequence = new SequenceKv(layers, PageSize, Allocator);
+        Cache = new PagedKvCache(backend, layers, KvHeads, HeadDim, PageCount, PageSize, dtype);
+        Scratch = new KvPolicyScratch(backend);
         _pageTables = Enumerable.Range(0, layers).Select(_ => backend.Allocate(DType.I32, PageCount)).ToArray();
-        _uploadedVersion = Enumerable.Repeat(-1, layers).ToArray();
         _queries = backend.Allocate(DType.F32, (long)maxStep * Heads * HeadDim);
     }
 
@@ -45,19 +41,23 @@ public sealed class BaselineHarness : IDisposable
     public float[][] Keys { get; }
     public float[][] Values { get; }
     public float[][] Queries { get; }
-    public PageAllocator Allocator { get; }
-    public KvPool Pool { get; }
-    public SequenceKv Sequence { get; }
+    public PagedKvCache Cache { get; }
+    public KvPool Pool => Cache.Pool;
+    public KvPolicyScratch Scratch { get; }
+    /// <summary>The sequence under test, created with the policy of the first step (its state lives on it).</summary>
+    public KvSequence Sequence => _sequence ?? throw new InvalidOperationException("no step has run yet");
+    private KvSequence? _sequence;
     public int Seen { get; private set; }
 
     /// <summary>One forward step of <paramref name="n"/> tokens through every layer.</summary>
     public void Step(IKvCachePolicy policy, int n, bool prefill)
     {
+        _sequence ??= Cache.CreateSequence(0, policy);
         for (int l = 0; l < Layers; l++)
         {
             LayerKv layer = Sequence.Layers[l];
             int start = layer.PhysicalLength;
-            layer.Grow(start + n, Allocator);
+            layer.Grow(start + n);
             SyncPageTable(l);
             using var k = Backend.Allocate(DType.F32, (long)n * KvHeads * HeadDim);
             using var v = Backend.Allocate(DType.F32, (long)n * KvHeads * HeadDim);
@@ -65,7 +65,7 @@ public sealed class BaselineHarness : IDisposable
             Backend.Upload<float>(v, StepRows(Values[l], Seen, n));
             Backend.Upload<float>(_queries, Queries[l].AsSpan(Seen * Heads * HeadDim, n * Heads * HeadDim));
             Backend.KvWrite(Pool, _pageTables[l], k, v, start, n);
-            policy.AfterAttention(new KvStepContext(Backend, Pool, Sequence, l, _pageTables[l], n, prefill, false, _queries, Shape));
+            policy.AfterAttention(new KvStepContext(Backend, Pool, Sequence, l, _pageTables[l], n, prefill, false, _queries, Shape, Scratch));
             SyncPageTable(l);
         }
         Seen += n;
@@ -76,7 +76,7 @@ public sealed class BaselineHarness : IDisposable
     public void AssertHolds(int layer, int head, IReadOnlyList<int> tokens)
     {
         Assert.That(Sequence.Layers[layer].PhysicalLength, Is.EqualTo(tokens.Count), $"layer {layer} length");
-        var layout = KvPoolLayout.Of(Pool);
+        var layout = Pool.Layout;
         float[] keys = Download(Pool.Keys), values = Download(Pool.Values);
         int[] table = Sequence.Layers[layer].Pages.ToArray();
         var held = new int[tokens.Count];
@@ -99,7 +99,7 @@ public sealed class BaselineHarness : IDisposable
     public void ReleaseAndAssertNoLeak()
     {
         Sequence.Dispose();
-        Assert.That(Allocator.FreePages, Is.EqualTo(PageCount), "pages leaked");
+        Assert.That(Cache.FreePages, Is.EqualTo(PageCount), "pages leaked");
     }
 
     private float[] Download(DeviceArray array)
@@ -115,9 +115,7 @@ public sealed class BaselineHarness : IDisposable
     private void SyncPageTable(int layer)
     {
         LayerKv kv = Sequence.Layers[layer];
-        if (kv.Version == _uploadedVersion[layer]) return;
-        Backend.Upload<int>(_pageTables[layer], kv.Pages.ToArray());
-        _uploadedVersion[layer] = kv.Version;
+        if (kv.Pages.Count > 0) Backend.Upload<int>(_pageTables[layer], kv.Pages.ToArray());
     }
 
     /// <summary>Rows [first, first + n) of [kvHeads, tokens, dim] data as the forward pass hands them over: [n, kvHeads, dim].</summary>
@@ -146,6 +144,7 @@ public sealed class BaselineHarness : IDisposable
     {
         foreach (var table in _pageTables) table.Dispose();
         _queries.Dispose();
-        Pool.Dispose();
+        Scratch.Dispose();
+        Cache.Dispose();
     }
 }

@@ -20,11 +20,11 @@ public class KvPolicyCliTests
         options.AddTo(command);
         ParseResult parsed = command.Parse(args);
         Assert.That(parsed.Errors, Is.Empty);
-        return options.Resolve(parsed, layerCount: 4);
+        return options.Read(parsed).Create(layerCount: 4);
     }
 
     [Test]
-    public void LagKvFlagsBuildTheOptionsAndPolicy()
+    public void LagKvTextBuildTheOptionsAndPolicy()
     {
         var choice = Resolve("--lagkv", "4x", "--lag-size", "32", "--sink-size", "4", "--lagkv-skip-layers", "0,3", "--lagkv-mode", "press");
         Assert.That(choice.Name, Is.EqualTo("lagkv"));
@@ -58,6 +58,37 @@ public class KvPolicyCliTests
     {
         var e = Assert.Throws<EngineException>(() => Resolve(args))!;
         Assert.That(e.Message, Does.Not.Contain("\n"));
+    }
+
+    [Test]
+    public void UnknownPolicyIsNamedWithTheKnownOnes()
+    {
+        var e = Assert.Throws<EngineException>(() => Resolve("--kv-policy", "magic"))!;
+        Assert.That(e.Message, Does.Contain("'magic'").And.Contain("lagkv, streaming, snapkv, h2o, full"));
+    }
+
+    [Test]
+    public void RegistryRecommendationGivesLagAndSinkUnlessFlagsDo()
+    {
+        var options = new KvPolicyOptions();
+        var command = new RootCommand();
+        options.AddTo(command);
+        var recommended = new Engine.Core.Hub.LagKvRecommendation(128, 8, 4);
+        var fromRegistry = options.Read(command.Parse(["--lagkv", "4x"]), recommended).LagKv!;
+        Assert.That((fromRegistry.LagSize, fromRegistry.SinkSize), Is.EqualTo((128, 8)));
+        var fromFlags = options.Read(command.Parse(["--lagkv", "4x", "--lag-size", "32"]), recommended).LagKv!;
+        Assert.That((fromFlags.LagSize, fromFlags.SinkSize), Is.EqualTo((32, 8)));
+        Assert.That(KvPolicyOptions.RecommendationFor("qwen2.5-0.5b"), Is.Not.Null, "a registry name");
+    }
+
+    [Test]
+    public void WarnsWhenNothingCanBeCompressedWithinTheContext()
+    {
+        var settings = new KvPolicySettings("lagkv", new LagKvOptions { Retention = 0.25 }); // S = 16, L = 1024
+        string warning = settings.CompressionWarning(512, "the model's context")!;
+        Assert.That(warning, Does.StartWith("warning: ").And.Contain("2064").And.Contain("--lag-size 64").And.Not.Contain("\n"));
+        Assert.That(settings.CompressionWarning(4096, "the model's context"), Is.Null);
+        Assert.That(new KvPolicySettings("full", null).CompressionWarning(10, "x"), Is.Null);
     }
 
     [Test]

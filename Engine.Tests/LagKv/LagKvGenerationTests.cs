@@ -40,7 +40,7 @@ public class LagKvGenerationTests
         using var fullBackend = ModelBackends.Create(backendName);
         var full = Generate(fullBackend, tiny, prompt, null, PrefillSchedule.WholePrompt);
         using var lagBackend = ModelBackends.Create(backendName);
-        using var policy = new LagKvPolicy(Options);
+        var policy = new LagKvPolicy(Options);
         var lag = Generate(lagBackend, tiny, prompt, policy, PrefillSchedule.WholePrompt);
 
         Assert.That(lag.Tokens[0], Is.EqualTo(full.Tokens[0]), "the prefill's own attention used the full cache");
@@ -63,7 +63,7 @@ public class LagKvGenerationTests
         Assert.That(schedule.Chunks(PromptLength), Is.EqualTo(new[] { 36, 16, 16, 16, 16 }));
 
         using var backend = ModelBackends.Create(backendName);
-        using var policy = new LagKvPolicy(Options with { SkipLayers = new HashSet<int> { 0 } });
+        var policy = new LagKvPolicy(Options with { SkipLayers = new HashSet<int> { 0 } });
         var run = Generate(backend, tiny, prompt, policy, schedule);
         var layers = run.Stats.Layers;
         Assert.That(layers[0].PhysicalLength, Is.EqualTo(layers[0].LogicalLength), "skipped layer keeps everything");

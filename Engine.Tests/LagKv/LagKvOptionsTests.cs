@@ -1,3 +1,5 @@
+using Engine.Models.Kv;
+using Engine.Cli.Options;
 using Engine.Core;
 using Engine.Core.Kv.LagKv;
 using NUnit.Framework;
@@ -14,7 +16,7 @@ public class LagKvOptionsTests
     [TestCase("r=0.2", 0.2)]
     [TestCase(" r=0.167 ", 0.167)]
     public void ParsesRetention(string text, double expected) =>
-        Assert.That(LagKvOptions.ParseRetention(text), Is.EqualTo(expected));
+        Assert.That(LagKvText.ParseRetention(text), Is.EqualTo(expected));
 
     [TestCase("1x")]
     [TestCase("33x")]
@@ -26,7 +28,7 @@ public class LagKvOptionsTests
     [TestCase("")]
     public void RejectsBadRetention(string text)
     {
-        var e = Assert.Throws<EngineException>(() => LagKvOptions.ParseRetention(text))!;
+        var e = Assert.Throws<EngineException>(() => LagKvText.ParseRetention(text))!;
         Assert.That(e.Message, Does.Contain("--lagkv"));
         Assert.That(e.Message, Does.Not.Contain("\n"));
     }
@@ -44,12 +46,12 @@ public class LagKvOptionsTests
     [Test]
     public void ParsesSkipLayersAndMode()
     {
-        Assert.That(LagKvOptions.ParseSkipLayers("0, 2,5-7"), Is.EquivalentTo(new[] { 0, 2, 5, 6, 7 }));
-        Assert.That(LagKvOptions.ParseSkipLayers(null), Is.Empty);
-        Assert.Throws<EngineException>(() => LagKvOptions.ParseSkipLayers("3-1"));
-        Assert.Throws<EngineException>(() => LagKvOptions.ParseSkipLayers("a"));
-        Assert.That(LagKvOptions.ParseMode("Press"), Is.EqualTo(LagKvMode.Press));
-        Assert.Throws<EngineException>(() => LagKvOptions.ParseMode("fast"));
+        Assert.That(LagKvText.ParseSkipLayers("0, 2,5-7"), Is.EquivalentTo(new[] { 0, 2, 5, 6, 7 }));
+        Assert.That(LagKvText.ParseSkipLayers(null), Is.Empty);
+        Assert.Throws<EngineException>(() => LagKvText.ParseSkipLayers("3-1"));
+        Assert.Throws<EngineException>(() => LagKvText.ParseSkipLayers("a"));
+        Assert.That(LagKvText.ParseMode("Press"), Is.EqualTo(LagKvMode.Press));
+        Assert.Throws<EngineException>(() => LagKvText.ParseMode("fast"));
     }
 
     [Test]
@@ -60,6 +62,9 @@ public class LagKvOptionsTests
         Assert.Throws<EngineException>(() => new LagKvOptions { Retention = 0.5, SinkSize = -1 }.Validate(2));
         Assert.Throws<EngineException>(() => new LagKvOptions { Retention = 0.5, SkipLayers = new HashSet<int> { 2 } }.Validate(2));
         Assert.DoesNotThrow(() => new LagKvOptions { Retention = 0.5, SkipLayers = new HashSet<int> { 1 } }.Validate(2));
+        // Core's messages speak of the parameters, not of command-line flags.
+        var e = Assert.Throws<EngineException>(() => new LagKvOptions { Retention = 0.5, LagSize = 1 }.Validate(2))!;
+        Assert.That(e.Message, Does.Contain("lag size").And.Not.Contain("--"));
         var options = new LagKvOptions { Retention = 0.5, SkipLayers = new HashSet<int> { 1 } };
         Assert.That((options.Compresses(0), options.Compresses(1)), Is.EqualTo((true, false)));
     }

@@ -1,5 +1,4 @@
 using Engine.Core;
-using Engine.Core.Kv;
 using Engine.Kernels;
 using Engine.Models.Kv;
 using NUnit.Framework;
@@ -16,7 +15,6 @@ public sealed class LagKvPolicyHarness : IDisposable
     public const int KvHeads = 2, HeadDim = 16, PageSize = 8;
 
     private readonly DeviceArray[] _pageTables;
-    private readonly int[] _uploadedVersion;
     private readonly DeviceArray _queries;
     private readonly AttentionShape _shape = new(KvHeads * 2, KvHeads, HeadDim);
 
@@ -29,11 +27,9 @@ public sealed class LagKvPolicyHarness : IDisposable
         Keys = Enumerable.Range(0, layers).Select(_ => RandomData(random, KvHeads * tokens * HeadDim)).ToArray();
         Values = Enumerable.Range(0, layers).Select(_ => RandomData(random, KvHeads * tokens * HeadDim)).ToArray();
         PageCount = layers * (tokens / PageSize + 2);
-        Allocator = new PageAllocator(PageCount, KvPool.BytesPerPageFor(KvHeads, PageSize, HeadDim, DType.F32));
-        Pool = new KvPool(backend, PageCount, KvHeads, PageSize, HeadDim, DType.F32);
-        Sequence = new SequenceKv(layers, PageSize, Allocator);
+        Cache = new PagedKvCache(backend, layers, KvHeads, HeadDim, PageCount, PageSize, DType.F32);
+        Scratch = new KvPolicyScratch(backend);
         _pageTables = Enumerable.Range(0, layers).Select(_ => backend.Allocate(DType.I32, PageCount)).ToArray();
-        _uploadedVersion = Enumerable.Repeat(-1, layers).ToArray();
         _queries = backend.Allocate(DType.F32, (long)maxStep * _shape.Heads * HeadDim);
     }
 
@@ -43,26 +39,30 @@ public sealed class LagKvPolicyHarness : IDisposable
     public int PageCount { get; }
     public float[][] Keys { get; }
     public float[][] Values { get; }
-    public PageAllocator Allocator { get; }
-    public KvPool Pool { get; }
-    public SequenceKv Sequence { get; }
+    public PagedKvCache Cache { get; }
+    public KvPool Pool => Cache.Pool;
+    public KvPolicyScratch Scratch { get; }
+    /// <summary>The sequence under test, created with the policy of the first step (its state lives on it).</summary>
+    public KvSequence Sequence => _sequence ?? throw new InvalidOperationException("no step has run yet");
+    private KvSequence? _sequence;
     public int Seen { get; private set; }
 
     /// <summary>One forward step of <paramref name="n"/> tokens through every layer.</summary>
     public void Step(IKvCachePolicy policy, int n, bool prefill, bool lastPrefillChunk)
     {
+        _sequence ??= Cache.CreateSequence(0, policy);
         for (int l = 0; l < Layers; l++)
         {
             LayerKv layer = Sequence.Layers[l];
             int start = layer.PhysicalLength;
-            layer.Grow(start + n, Allocator);
+            layer.Grow(start + n);
             SyncPageTable(l);
             using var k = Backend.Allocate(DType.F32, (long)n * KvHeads * HeadDim);
             using var v = Backend.Allocate(DType.F32, (long)n * KvHeads * HeadDim);
             Backend.Upload<float>(k, StepRows(Keys[l], Seen, n));
             Backend.Upload<float>(v, StepRows(Values[l], Seen, n));
             Backend.KvWrite(Pool, _pageTables[l], k, v, start, n);
-            policy.AfterAttention(new KvStepContext(Backend, Pool, Sequence, l, _pageTables[l], n, prefill, lastPrefillChunk, _queries, _shape));
+            policy.AfterAttention(new KvStepContext(Backend, Pool, Sequence, l, _pageTables[l], n, prefill, lastPrefillChunk, _queries, _shape, Scratch));
             SyncPageTable(l);
         }
         Seen += n;
@@ -77,7 +77,7 @@ public sealed class LagKvPolicyHarness : IDisposable
         var hostValues = new float[Pool.Values.Length];
         Backend.Download<float>(Pool.Keys, hostKeys);
         Backend.Download<float>(Pool.Values, hostValues);
-        var layout = KvPoolLayout.Of(Pool);
+        var layout = Pool.Layout;
         int[] table = Sequence.Layers[layer].Pages.ToArray();
         for (int slot = 0; slot < tokens.Count; slot++)
         {
@@ -93,15 +93,13 @@ public sealed class LagKvPolicyHarness : IDisposable
     public void ReleaseAndAssertNoLeak()
     {
         Sequence.Dispose();
-        Assert.That(Allocator.FreePages, Is.EqualTo(PageCount), "pages leaked");
+        Assert.That(Cache.FreePages, Is.EqualTo(PageCount), "pages leaked");
     }
 
     private void SyncPageTable(int layer)
     {
         LayerKv kv = Sequence.Layers[layer];
-        if (kv.Version == _uploadedVersion[layer]) return;
-        Backend.Upload<int>(_pageTables[layer], kv.Pages.ToArray());
-        _uploadedVersion[layer] = kv.Version;
+        if (kv.Pages.Count > 0) Backend.Upload<int>(_pageTables[layer], kv.Pages.ToArray());
     }
 
     /// <summary>Rows [first, first + n) of [kvHeads, tokens, dim] data as the forward pass hands them over: [n, kvHeads, dim].</summary>
@@ -125,6 +123,7 @@ public sealed class LagKvPolicyHarness : IDisposable
     {
         foreach (var table in _pageTables) table.Dispose();
         _queries.Dispose();
-        Pool.Dispose();
+        Scratch.Dispose();
+        Cache.Dispose();
     }
 }

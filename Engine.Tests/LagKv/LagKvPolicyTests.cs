@@ -33,10 +33,10 @@ public class LagKvPolicyTests
         options.Validate(Layers);
         int[] steps = [.. prefillChunks, .. Enumerable.Repeat(1, decodeSteps)];
         int tokens = steps.Sum();
-        using var harness = new LagKvPolicyHarness(backend, Layers, tokens, prefillChunks.Max(), seed: tokens);
+        var harness = new LagKvPolicyHarness(backend, Layers, tokens, prefillChunks.Max(), seed: tokens);
         var references = Enumerable.Range(0, Layers)
             .Select(l => new LagKvHostCache(options, harness.Keys[l], harness.Values[l], KvHeads, tokens, HeadDim)).ToArray();
-        using var policy = new Engine.Models.Kv.LagKvPolicy(options);
+        var policy = new Engine.Models.Kv.LagKvPolicy(options);
         long bytesToHost = backend.Transfers.BytesToHost;
 
         for (int s = 0; s < steps.Length; s++)
@@ -51,11 +51,11 @@ public class LagKvPolicyTests
                 Assert.That(layer.PhysicalLength, Is.EqualTo(expected), $"layer {l} after {harness.Seen} tokens");
                 Assert.That(layer.Pages.Count, Is.EqualTo((expected + PageSize - 1) / PageSize), $"layer {l} pages");
             }
-            Assert.That(harness.Allocator.UsedPages, Is.EqualTo(harness.Sequence.PagesHeld));
+            Assert.That(harness.Cache.UsedPages, Is.EqualTo(harness.Sequence.PagesHeld));
         }
         Assert.That(backend.Transfers.BytesToHost, Is.EqualTo(bytesToHost), "LagKV moved bytes to the host");
 
-        var stats = policy.Stats(harness.Sequence);
+        var stats = harness.Sequence.Stats();
         Assert.That(stats.Sum(x => x.Compressions), Is.GreaterThan(0));
         Assert.That(stats[1].Skipped && stats[1].Compressions == 0 && stats[1].PhysicalLength == tokens);
         Assert.That(stats[0].CompressedPartitions, Is.EqualTo(LagKvSchedule.CompressedPartitionsAfter(options, tokens)));
@@ -73,8 +73,8 @@ public class LagKvPolicyTests
         var options = new LagKvOptions { SinkSize = 4, LagSize = 16, Retention = 0.3, Mode = LagKvMode.Press };
         int[] prefill = [50, 71];
         int prompt = prefill.Sum(), decode = 40, tokens = prompt + decode;
-        using var harness = new LagKvPolicyHarness(backend, 2, tokens, prefill.Max(), seed: 77);
-        using var policy = new Engine.Models.Kv.LagKvPolicy(options);
+        var harness = new LagKvPolicyHarness(backend, 2, tokens, prefill.Max(), seed: 77);
+        var policy = new Engine.Models.Kv.LagKvPolicy(options);
 
         harness.Step(policy, prefill[0], true, false);
         Assert.That(harness.Sequence.Layers[0].PhysicalLength, Is.EqualTo(prefill[0]), "press waits for the end of the context");

@@ -1,3 +1,4 @@
+using Engine.Models.Kv;
 using System.Text.Json;
 using Engine.Cli;
 using Engine.Core.Kv.LagKv;
@@ -56,7 +57,7 @@ public class LagKvRunCommandTests
     }
 
     [Test]
-    public void BadLagKvFlagsAreOneLineErrors()
+    public void BadLagKvTextAreOneLineErrors()
     {
         string model = SharedAssets.Require("models", "stories260K");
         var stdout = new StringWriter();

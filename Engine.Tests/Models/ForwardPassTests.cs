@@ -47,19 +47,19 @@ public class ForwardPassTests
         using var weights = Engine.Models.Weights.ModelWeights.Upload(backend, tiny.Checkpoint, config);
         using var model = new LlamaModel(backend, config, weights);
         using var cache = new PagedKvCache(backend, config, pageCount: 64, pageSize, kvDType);
-        using var sequence = cache.CreateSequence(config.MaxPositionEmbeddings);
+        using var sequence = cache.CreateSequence();
         var result = new List<float[]>();
         int size = chunk == 0 ? prompt.Length : chunk;
         for (int done = 0; done < prompt.Length; done += size)
         {
             int n = Math.Min(size, prompt.Length - done);
-            var logits = model.Forward(sequence, prompt.AsSpan(done, n), new ForwardStep(true, done + n == prompt.Length, AllLogits: true), cache);
+            var logits = model.Forward(sequence, prompt.AsSpan(done, n), new ForwardStep(true, done + n == prompt.Length, AllLogits: true));
             var host = new float[n * config.VocabSize];
             backend.Download<float>(logits, host);
             for (int i = 0; i < n; i++) result.Add(host.AsSpan(i * config.VocabSize, config.VocabSize).ToArray());
         }
         Assert.That(sequence.LogicalLength, Is.EqualTo(prompt.Length));
-        Assert.That(sequence.Kv.Layers.All(l => l.PhysicalLength == prompt.Length));
+        Assert.That(sequence.Layers.All(l => l.PhysicalLength == prompt.Length));
         return result.ToArray();
     }
 

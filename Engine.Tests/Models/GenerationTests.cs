@@ -20,6 +20,9 @@ public class GenerationTests
 
     private sealed class RecordingPolicy : IKvCachePolicy
     {
+        public string Name => "recording";
+        public bool Compresses(int layer) => false;
+        public KvPolicyState CreateState(int layers) => new(layers);
         public List<(int Layer, int Tokens, bool Prefill, bool LastChunk, int Physical)> Calls { get; } = [];
         public void AfterAttention(KvStepContext step) =>
             Calls.Add((step.Layer, step.StepTokens, step.IsPrefill, step.IsLastPrefillChunk, step.Sequence.Layers[step.Layer].PhysicalLength));
@@ -54,9 +57,9 @@ public class GenerationTests
         Assert.That(s.Layers, Has.Count.EqualTo(tiny.Config.NumLayers));
         Assert.That(s.Layers.All(l => l.LogicalLength == Prompt.Length + 11 && l.PhysicalLength == Prompt.Length + 11));
         Assert.That(s.KvPagesUsed, Is.EqualTo(tiny.Config.NumLayers * ((Prompt.Length + 11 + 15) / 16)));
-        Assert.That(s.KvBytes, Is.EqualTo(s.KvPagesUsed * engine.Cache.Allocator.BytesPerPage));
+        Assert.That(s.KvBytes, Is.EqualTo(s.KvPagesUsed * engine.Cache.BytesPerPage));
         Assert.That(s.BytesToDevice, Is.GreaterThan(0));
-        Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero, "pages go back when the request ends");
+        Assert.That(engine.Cache.UsedPages, Is.Zero, "pages go back when the request ends");
     }
 
     [TestCaseSource(nameof(Backends))]
@@ -136,7 +139,7 @@ public class GenerationTests
             if (++seen == 3) cts.Cancel();
         Assert.That(c.FinishReason, Is.EqualTo(FinishReason.Cancelled));
         Assert.That(c.TokenIds, Has.Count.EqualTo(3));
-        Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero);
+        Assert.That(engine.Cache.UsedPages, Is.Zero);
         // The engine takes the next request.
         Assert.That(await engine.Generate(Prompt, Greedy(2)).RunToEndAsync(), Is.EqualTo(FinishReason.Length));
     }
@@ -150,7 +153,7 @@ public class GenerationTests
         foreach (var _ in c.Run()) break;
         Assert.That(c.FinishReason, Is.EqualTo(FinishReason.Cancelled));
         Assert.That(c.TokenIds, Has.Count.EqualTo(1));
-        Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero);
+        Assert.That(engine.Cache.UsedPages, Is.Zero);
         Assert.That(Drain(engine.Generate(Prompt, Greedy(2))), Has.Count.EqualTo(2));
     }
 

@@ -11,7 +11,7 @@ public static class ModelBackends
     /// <summary>Real backends only (the SIMD backend and any device), for checks on real models.</summary>
     public static IEnumerable<string> Real() => TestBackends.Available().Where(Fits);
 
-    public static IBackend Create(string name) => name == "reference" ? new ReferenceBackend() : TestBackends.Create(name);
+    public static IBackend Create(string name) => TestBackends.Create(name);
 
     // ILGPU's CPU accelerator simulates every thread: too slow for whole models beyond the tiniest shapes.
     private static bool Fits(string name) => name != "ilgpu-cpu";

@@ -16,60 +16,67 @@ public class PagedKvCacheTests
         var config = TinyModel.Llama();
         using var backend = new Support.ReferenceBackend();
         using var cache = new PagedKvCache(backend, config, pageCount: 40, pageSize: 16, Engine.Core.DType.F32);
-        var a = cache.CreateSequence(512);
-        var b = cache.CreateSequence(512);
+        var a = cache.CreateSequence();
+        var b = cache.CreateSequence();
         var random = new Random(5);
         for (int step = 0; step < 30; step++)
         {
             var s = step % 2 == 0 ? a : b;
             int layer = random.Next(config.NumLayers);
-            s.Grow(layer, random.Next(1, 20));
-            if (cache.Allocator.FreePages < 3) break;
+            s.Layers[layer].Grow(s.Layers[layer].PhysicalLength + random.Next(1, 20));
+            if (cache.FreePages < 3) break;
         }
-        var owned = a.Kv.Layers.Concat(b.Kv.Layers).SelectMany(l => l.Pages).ToList();
+        var owned = a.Layers.Concat(b.Layers).SelectMany(l => l.Pages).ToList();
         Assert.That(owned, Is.Unique, "no page owned twice");
-        Assert.That(owned, Has.Count.EqualTo(cache.Allocator.UsedPages));
-        Assert.That(owned.All(cache.Allocator.IsInUse));
+        Assert.That(owned, Has.Count.EqualTo(cache.UsedPages));
+        Assert.That(owned.All(cache.IsInUse));
         a.Dispose();
         b.Dispose();
-        Assert.That(cache.Allocator.FreePages, Is.EqualTo(cache.Allocator.PageCount));
+        Assert.That(cache.FreePages, Is.EqualTo(cache.PageCount));
     }
 
     [Test]
-    public void PageTableMirrorFollowsTheHostTable()
+    public void ReservationsArePromisedAndKeptApartFromOtherSequences()
     {
         var config = TinyModel.Llama();
         using var backend = new Support.ReferenceBackend();
         using var cache = new PagedKvCache(backend, config, pageCount: 16, pageSize: 16, Engine.Core.DType.F32);
-        using var other = cache.CreateSequence(512);
-        other.Grow(0, 20); // takes pages 0 and 1, so the next sequence's ids are not 0..n
-        using var s = cache.CreateSequence(512);
-        s.Grow(1, 40);
-        var table = s.PageTable(1);
-        var host = new int[3];
-        backend.Download<int>(table, host);
-        Assert.That(host, Is.EqualTo(s.Kv.Layers[1].Pages.ToArray()));
-        long uploads = backend.Transfers.BytesToDevice;
-        s.PageTable(1);
-        Assert.That(backend.Transfers.BytesToDevice, Is.EqualTo(uploads), "unchanged table is not re-uploaded");
-        s.Kv.Layers[1].Shrink(10, cache.Allocator);
-        s.PageTable(1);
-        Assert.That(backend.Transfers.BytesToDevice, Is.GreaterThan(uploads), "a changed table is");
+        using var reserved = cache.CreateSequence(reservePages: 10);
+        Assert.That(cache.UnreservedFreePages, Is.EqualTo(6));
+        Assert.That(cache.CanReserve(7), Is.False);
+        using var other = cache.CreateSequence();
+        // The unreserved sequence can take the 6 unreserved pages, and no more.
+        other.Layers[0].Grow(6 * 16);
+        Assert.That(other.CanAppend(16), Is.False, "the reserved pages are not for others");
+        Assert.Throws<KvExhaustedException>(() => other.Layers[1].Grow(1));
+        // The reserved sequence still gets all 10 of its pages.
+        reserved.Layers[0].Grow(10 * 16);
+        Assert.That(cache.FreePages, Is.Zero);
+        // Pages freed under the reservation are owed to it again.
+        reserved.Layers[0].Shrink(0);
+        Assert.That(cache.UnreservedFreePages, Is.Zero);
+        reserved.Dispose();
+        other.Dispose();
+        Assert.That(cache.FreePages, Is.EqualTo(16));
+        Assert.That(cache.UnreservedFreePages, Is.EqualTo(16));
     }
 
     [Test]
-    public void ExhaustionIsAClearErrorAndReturnsThePages()
+    public void ExhaustionEndsTheRequestKeepingItsTokensAndReturnsThePages()
     {
         using var tiny = new TinyModel(TinyModel.Llama(), seed: 3);
         long pageBytes = Kernels.KvPool.BytesPerPageFor(tiny.Config.NumKvHeads, 16, tiny.Config.HeadDim, DType.F32);
         using var engine = InferenceEngine.Create("tiny", new Support.ReferenceBackend(), tiny.Checkpoint, tiny.Config,
             options: new EngineOptions { KvMemoryBytes = pageBytes * 4, KvDType = DType.F32 }, ownsBackend: true);
-        Assert.That(engine.Cache.Allocator.PageCount, Is.EqualTo(4));
+        Assert.That(engine.Cache.PageCount, Is.EqualTo(4));
         var c = engine.Generate(Enumerable.Range(3, 30).ToArray(), new GenerationOptions { MaxTokens = 40, Sampling = SamplingOptions.Greedy });
-        var e = Assert.Throws<EngineException>(() => { foreach (var _ in c.Run()) { } });
-        Assert.That(e!.Message, Does.Contain("KV cache pool exhausted").And.Not.Contain("\n"));
-        Assert.That(engine.Cache.Allocator.UsedPages, Is.Zero);
-        Assert.That(c.FinishReason, Is.Null, "a failed request has no finish reason");
+        var streamed = c.Run().Select(t => t.Id).ToList();
+        Assert.That(c.FinishReason, Is.EqualTo(FinishReason.KvExhausted));
+        Assert.That(c.FinishMessage, Does.Contain("KV cache pool exhausted").And.Not.Contain("\n"));
+        // 4 pages of 16 slots hold 32 tokens per layer of 2 layers: the 30-token prompt and one decode token fit.
+        Assert.That(streamed, Has.Count.EqualTo(3), "the tokens generated before the pool ran out are kept");
+        Assert.That(c.TokenIds, Is.EqualTo(streamed));
+        Assert.That(engine.Cache.UsedPages, Is.Zero);
     }
 
     [Test]

@@ -26,12 +26,12 @@ public class RealModelTests
         using var checkpoint = Checkpoint.Open(folder);
         using var engine = InferenceEngine.Create("test", backend, checkpoint, config,
             options: new EngineOptions { KvDType = kvDType, KvMemoryBytes = 64L << 20, ContextLimit = 4096 });
-        using var sequence = engine.Cache.CreateSequence(engine.ContextLimit);
+        using var sequence = engine.Cache.CreateSequence();
         var rows = new List<float[]>();
         for (int done = 0; done < tokens.Length; done += chunk)
         {
             int n = Math.Min(chunk, tokens.Length - done);
-            var logits = engine.Model.Forward(sequence, tokens.AsSpan(done, n), new ForwardStep(true, done + n == tokens.Length, true), engine.Cache);
+            var logits = engine.Model.Forward(sequence, tokens.AsSpan(done, n), new ForwardStep(true, done + n == tokens.Length, true));
             var host = new float[n * config.VocabSize];
             backend.Download<float>(logits, host);
             for (int i = 0; i < n; i++) rows.Add(host.AsSpan(i * config.VocabSize, config.VocabSize).ToArray());

@@ -65,6 +65,117 @@ public sealed class AttentionOpTests(string backend) : OpTestBase(backend)
         Tolerance.AssertClose(expected, TestTensor.Download(Backend, output, q.Length), 2e-5, 1e-4, "attention");
     }
 
+    /// <summary>
+    /// A mixed step: decode rows of different lengths (one slot, a page boundary, long enough to split)
+    /// between a first prefill chunk and a chunk over a cached prefix, in no particular order.
+    /// </summary>
+    internal static readonly (int Rows, int FirstSlot)[] MixedBatch = [(1, 299), (5, 0), (1, 0), (7, 43), (1, 36), (1, 130)];
+
+    private static IEnumerable<TestCaseData> BatchCases()
+    {
+        foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
+            foreach (var shape in dtype == DType.F32 ? Shapes.Where(s => s.HeadDim <= 32) : Shapes.Skip(1).Take(1))
+                yield return new TestCaseData(dtype, shape.Heads, shape.KvHeads, shape.HeadDim);
+    }
+
+    [TestCaseSource(nameof(BatchCases))]
+    public void BatchMatchesReference(DType poolType, int heads, int kvHeads, int headDim) => RunBatchCase(poolType, heads, kvHeads, headDim);
+
+    [Test]
+    public void BatchMultiWarpGroupsMatchReference()
+    {
+        if (Backend is not IlgpuBackend ilgpu) { Assert.Ignore("ILGPU-specific group size"); return; }
+        ilgpu.AttentionThreadsOverride = 64;
+        try { RunBatchCase(DType.BF16, 4, 2, 16); }
+        finally { ilgpu.AttentionThreadsOverride = null; }
+    }
+
+    [Test]
+    public void BatchOfDecodeRowsOfDifferentLengths([Values(DType.F32, DType.F16)] DType poolType)
+    {
+        // Few decode rows: ILGPU splits their slots into ranges sized by the longest, leaving the shorter rows' last ranges empty.
+        RunBatchCase(poolType, 2, 1, 8, [(1, 299), (1, 0), (1, 40)]);
+    }
+
+    /// <summary>
+    /// The batch against the float64 reference, and against each sequence run alone: a batch of one,
+    /// which must give the per-sequence op's bits. On the SIMD backend a row's result does not depend
+    /// on its neighbours at all (bit for bit); ILGPU splits decode rows by the batch's longest row.
+    /// </summary>
+    private void RunBatchCase(DType poolType, int heads, int kvHeads, int headDim, (int Rows, int FirstSlot)[]? sequences = null)
+    {
+        sequences ??= MixedBatch;
+        var rng = Rng("batch", poolType, heads, kvHeads, headDim);
+        var layout = new KvLayout(kvHeads, PageSize: 16, headDim);
+        var shape = new AttentionShape(heads, kvHeads, headDim);
+        using var batch = TestBatch.Create(Backend, layout.PageSize, sequences, rng);
+        using var pool = new KvPool(Backend, batch.PageCount, kvHeads, layout.PageSize, headDim, poolType);
+        int elements = (int)pool.ElementsPerPage * batch.PageCount;
+        var keys = TestTensor.Random(poolType, elements, rng);
+        var values = TestTensor.Random(poolType, elements, rng);
+        keys.UploadTo(Backend, pool.Keys);
+        values.UploadTo(Backend, pool.Values);
+        int qDim = heads * headDim;
+        var q = TestTensor.Random(DType.F32, batch.Rows * qDim, rng);
+        using var qDev = q.ToDevice(Backend);
+        using var output = Backend.Allocate(DType.F32, q.Length);
+
+        Backend.Attention(qDev, pool, batch.Layer, output, shape);
+
+        double[] batched = TestTensor.Download(Backend, output, q.Length);
+        Tolerance.AssertClose(OpReference.Attention(q.Values, keys.Values, values.Values, batch, layout, heads), batched, 2e-5, 1e-4, "batched attention");
+        for (int s = 0; s < batch.Sequences.Length; s++)
+        {
+            var seq = batch.Sequences[s];
+            using var alone = batch.Alone(s);
+            using var qAlone = Backend.Allocate(DType.F32, (long)seq.Rows * qDim);
+            using var aloneOutput = Backend.Allocate(DType.F32, (long)seq.Rows * qDim);
+            using var perSequenceOutput = Backend.Allocate(DType.F32, (long)seq.Rows * qDim);
+            Backend.Upload<float>(qAlone, q.Floats.AsSpan(seq.FirstRow * qDim, seq.Rows * qDim));
+            using var table = TestTensor.Ints(Backend, batch.Tables[s]);
+            Backend.Attention(qAlone, pool, alone.Layer, aloneOutput, shape);
+            Backend.Attention(qAlone, pool, table, seq.FirstSlot + seq.Rows, perSequenceOutput, seq.Rows, shape);
+
+            double[] aloneResult = TestTensor.Download(Backend, aloneOutput, (long)seq.Rows * qDim);
+            Assert.That(TestTensor.Download(Backend, perSequenceOutput, (long)seq.Rows * qDim), Is.EqualTo(aloneResult), $"sequence {s}: batch of one vs per-sequence op");
+            double[] inBatch = batched[(seq.FirstRow * qDim)..((seq.FirstRow + seq.Rows) * qDim)];
+            if (Backend.Kind == BackendKind.SimdCpu) Assert.That(inBatch, Is.EqualTo(aloneResult), $"sequence {s}: in the batch vs alone");
+            else Tolerance.AssertClose(aloneResult, inBatch, 1e-6, 1e-5, $"sequence {s}: in the batch vs alone");
+        }
+    }
+
+    [Test]
+    public void BatchSeesKeysWrittenByBatchedKvWrite([Values(DType.F32, DType.BF16)] DType poolType)
+    {
+        // The batched forward pass's order: write every row's K/V, then attend, each row over its own sequence.
+        var rng = Rng("batch flow", poolType);
+        const int heads = 4, kvHeads = 2, headDim = 16;
+        var layout = new KvLayout(kvHeads, PageSize: 4, headDim);
+        (int Rows, int FirstSlot)[] shape = [(1, 0), (6, 0), (1, 9)];
+        using var batch = TestBatch.Create(Backend, layout.PageSize, shape, rng);
+        using var pool = new KvPool(Backend, batch.PageCount, kvHeads, layout.PageSize, headDim, poolType);
+        int elements = (int)pool.ElementsPerPage * batch.PageCount;
+        var old = TestTensor.Random(poolType, elements, rng);
+        old.UploadTo(Backend, pool.Keys);
+        old.UploadTo(Backend, pool.Values);
+        var k = TestTensor.Random(DType.F32, batch.Rows * kvHeads * headDim, rng);
+        var v = TestTensor.Random(DType.F32, batch.Rows * kvHeads * headDim, rng);
+        var q = TestTensor.Random(DType.F32, batch.Rows * heads * headDim, rng);
+        using var kDev = k.ToDevice(Backend);
+        using var vDev = v.ToDevice(Backend);
+        using var qDev = q.ToDevice(Backend);
+        using var output = Backend.Allocate(DType.F32, q.Length);
+
+        Backend.KvWrite(pool, batch.Layer, kDev, vDev);
+        Backend.Attention(qDev, pool, batch.Layer, output, new AttentionShape(heads, kvHeads, headDim));
+
+        Func<float, double> store = f => TestTensor.RoundTo(poolType, f);
+        double[] poolKeys = OpReference.KvWrite(old.Values, batch, k.Floats!, layout, store);
+        double[] poolValues = OpReference.KvWrite(old.Values, batch, v.Floats!, layout, store);
+        double[] expected = OpReference.Attention(q.Values, poolKeys, poolValues, batch, layout, heads);
+        Tolerance.AssertClose(expected, TestTensor.Download(Backend, output, q.Length), 2e-5, 1e-4, "batched attention after batched KV write");
+    }
+
     [Test]
     public void SeesKeysWrittenByKvWrite([Values(DType.F32, DType.BF16)] DType poolType)
     {

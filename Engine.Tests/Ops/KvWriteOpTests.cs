@@ -35,6 +35,44 @@ public sealed class KvWriteOpTests(string backend) : OpTestBase(backend)
         Tolerance.AssertClose(OpReference.KvWrite(oldValues.Values, pageTable, values, layout, startSlot, rows, store), TestTensor.Download(Backend, pool.Values, elements), 0, 0, "values");
     }
 
+    [Test]
+    public void BatchWritesEachRowToItsSequence([Values(DType.F32, DType.F16, DType.BF16)] DType poolType)
+    {
+        var rng = Rng("batch", poolType);
+        var layout = new KvLayout(KvHeads: 2, PageSize: 4, HeadDim: 8);
+        using var batch = TestBatch.Create(Backend, layout.PageSize, AttentionOpTests.MixedBatch, rng);
+        using var pool = new KvPool(Backend, batch.PageCount, layout.KvHeads, layout.PageSize, layout.HeadDim, poolType);
+        int elements = (int)pool.ElementsPerPage * batch.PageCount;
+        var oldKeys = TestTensor.Random(poolType, elements, rng);
+        var oldValues = TestTensor.Random(poolType, elements, rng);
+        oldKeys.UploadTo(Backend, pool.Keys);
+        oldValues.UploadTo(Backend, pool.Values);
+        int count = batch.Rows * layout.KvHeads * layout.HeadDim;
+        float[] keys = TestTensor.Random(DType.F32, count, rng, 4).Floats!;
+        float[] values = TestTensor.Random(DType.F32, count, rng, 4).Floats!;
+        PlantRoundingCases(keys);
+        using var keysDev = TestTensor.FromFloats(DType.F32, keys).ToDevice(Backend);
+        using var valuesDev = TestTensor.FromFloats(DType.F32, values).ToDevice(Backend);
+
+        Backend.KvWrite(pool, batch.Layer, keysDev, valuesDev);
+
+        Func<float, double> store = f => TestTensor.RoundTo(poolType, f);
+        Tolerance.AssertClose(OpReference.KvWrite(oldKeys.Values, batch, keys, layout, store), TestTensor.Download(Backend, pool.Keys, elements), 0, 0, "keys");
+        Tolerance.AssertClose(OpReference.KvWrite(oldValues.Values, batch, values, layout, store), TestTensor.Download(Backend, pool.Values, elements), 0, 0, "values");
+    }
+
+    [Test]
+    public void BatchBeyondItsPageTableIsRefused()
+    {
+        var rng = Rng("batch refused");
+        using var batch = TestBatch.Create(Backend, 4, [(1, 3), (3, 2)], rng);
+        using var pool = new KvPool(Backend, batch.PageCount, 2, 4, 8, DType.F32);
+        using var keys = Backend.Allocate(DType.F32, 4 * 16);
+        // The second sequence claims slots up to 12: past its table's 3 pages.
+        var tooLong = batch.Layer with { Sequences = [batch.Sequences[0], batch.Sequences[1] with { FirstSlot = 10 }] };
+        Assert.Throws<ArgumentException>(() => Backend.KvWrite(pool, tooLong, keys, keys));
+    }
+
     /// <summary>Halfway cases, f16 subnormals, f16 overflow: where a wrong rounding shows.</summary>
     private static void PlantRoundingCases(float[] keys)
     {

@@ -119,6 +119,30 @@ public static class OpReference
         return output;
     }
 
+    /// <summary>Batched attention: each sequence's rows attend, as one sequence would, over its own page table.</summary>
+    public static double[] Attention(double[] q, double[] keys, double[] values, TestBatch batch, KvLayout layout, int heads)
+    {
+        int qDim = heads * layout.HeadDim;
+        var output = new double[batch.Rows * qDim];
+        for (int s = 0; s < batch.Sequences.Length; s++)
+        {
+            var seq = batch.Sequences[s];
+            double[] rows = Attention(q[(seq.FirstRow * qDim)..((seq.FirstRow + seq.Rows) * qDim)], keys, values, batch.Tables[s], layout,
+                seq.FirstSlot + seq.Rows, seq.Rows, heads);
+            rows.CopyTo(output, seq.FirstRow * qDim);
+        }
+        return output;
+    }
+
+    /// <summary>Batched KV write: each sequence's rows go to its slots FirstSlot.. through its own page table.</summary>
+    public static double[] KvWrite(double[] pool, TestBatch batch, float[] rowsData, KvLayout layout, Func<float, double> store)
+    {
+        int kvDim = layout.KvHeads * layout.HeadDim;
+        foreach (var (seq, table) in batch.Sequences.Zip(batch.Tables))
+            pool = KvWrite(pool, table, rowsData[(seq.FirstRow * kvDim)..((seq.FirstRow + seq.Rows) * kvDim)], layout, seq.FirstSlot, seq.Rows, store);
+        return pool;
+    }
+
     /// <summary>Index of the largest element; ties to the lowest index.</summary>
     public static int Argmax(float[] x, int count)
     {

@@ -81,6 +81,16 @@ public sealed class PtxCompilationTests
         Assert.That(ptx, Does.Match(@"ld(\.global)?\.v4\.(u32|b32|f32)"), "the bf16 matrix-vector kernel should use 128-bit weight loads");
     }
 
+    [Test]
+    public void RowsMatVecKeepsSixSixteenByteLoadsInFlightPerLane()
+    {
+        // Per iteration: one 16-byte pack of each of its four rows, and two of x (8 bf16 weights span 8 floats).
+        var kernel = IlgpuBackend.KernelEntryPoints().First(m => m.Name == "MatVecRowsKernel" && m.GetGenericArguments()[2] == typeof(BF16Pack));
+        string ptx = ((PTXCompiledKernel)_backend!.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+        int wideLoads = System.Text.RegularExpressions.Regex.Matches(ptx, @"ld(\.global)?\.v4\.(u32|b32|f32)").Count;
+        Assert.That(wideLoads, Is.GreaterThanOrEqualTo(6), "128-bit loads in the bf16 rows kernel");
+    }
+
     private static string DisplayName(MethodInfo m) =>
         m.IsGenericMethod ? $"{m.Name}<{string.Join(",", m.GetGenericArguments().Select(t => t.Name))}>" : m.Name;
 

@@ -134,63 +134,94 @@ public sealed class ReferenceBackend : IBackend
 
     public void KvWrite(KvPool pool, DeviceArray pageTable, DeviceArray keys, DeviceArray values, int startSlot, int rows)
     {
-        var table = Host(pageTable).As<int>(); var k = F32(keys); var v = F32(values);
-        for (int r = 0; r < rows; r++)
+        var table = Host(pageTable).As<int>().ToArray();
+        for (int r = 0; r < rows; r++) WriteRow(pool, table, startSlot + r, keys, values, r);
+    }
+
+    public void KvWrite(KvPool pool, KvBatchLayer batch, DeviceArray keys, DeviceArray values)
+    {
+        var rowSequence = Host(batch.RowSequence).As<int>(); var rowSlot = Host(batch.RowSlot).As<int>();
+        for (int r = 0; r < batch.Rows; r++) WriteRow(pool, TableOf(batch, rowSequence[r]), rowSlot[r], keys, values, r);
+    }
+
+    private static void WriteRow(KvPool pool, int[] table, int slot, DeviceArray keys, DeviceArray values, int row)
+    {
+        var k = F32(keys); var v = F32(values);
+        for (int h = 0; h < pool.KvHeads; h++)
         {
-            int slot = startSlot + r;
-            int page = table[slot / pool.PageSize];
-            for (int h = 0; h < pool.KvHeads; h++)
+            long at = pool.Layout.SlotOffset(table, h, slot);
+            for (int d = 0; d < pool.HeadDim; d++)
             {
-                long at = pool.Offset(page, h, slot % pool.PageSize);
-                for (int d = 0; d < pool.HeadDim; d++)
-                {
-                    int src = (r * pool.KvHeads + h) * pool.HeadDim + d;
-                    Write(pool.Keys, at + d, k[src]);
-                    Write(pool.Values, at + d, v[src]);
-                }
+                int src = (row * pool.KvHeads + h) * pool.HeadDim + d;
+                Write(pool.Keys, at + d, k[src]);
+                Write(pool.Values, at + d, v[src]);
             }
         }
     }
 
     public void Attention(DeviceArray q, KvPool pool, DeviceArray pageTable, int length, DeviceArray output, int queries, AttentionShape shape)
     {
-        var qs = F32(q); var o = F32(output); var table = Host(pageTable).As<int>();
-        int hd = shape.HeadDim;
-        var scores = new float[length];
-        for (int i = 0; i < queries; i++)
+        var table = Host(pageTable).As<int>().ToArray();
+        for (int i = 0; i < queries; i++) AttendRow(q, pool, table, length - queries + i, output, i, shape);
+    }
+
+    public void Attention(DeviceArray q, KvPool pool, KvBatchLayer batch, DeviceArray output, AttentionShape shape)
+    {
+        var rowSequence = Host(batch.RowSequence).As<int>(); var rowSlot = Host(batch.RowSlot).As<int>();
+        for (int r = 0; r < batch.Rows; r++) AttendRow(q, pool, TableOf(batch, rowSequence[r]), rowSlot[r], output, r, shape);
+    }
+
+    private static int[] TableOf(KvBatchLayer batch, int sequence) => Host(batch.PageTable(sequence)).As<int>().ToArray();
+
+    /// <summary>Row <paramref name="row"/> of q attends to slots [0, lastSlot] of the layer with this page table.</summary>
+    private static void AttendRow(DeviceArray q, KvPool pool, int[] table, int lastSlot, DeviceArray output, int row, AttentionShape shape)
+    {
+        var qs = F32(q); var o = F32(output);
+        int hd = shape.HeadDim, visible = lastSlot + 1;
+        var scores = new float[visible];
+        for (int h = 0; h < shape.Heads; h++)
         {
-            int visible = length - queries + i + 1;
-            for (int h = 0; h < shape.Heads; h++)
+            int kvh = h / shape.GroupSize;
+            int qb = (row * shape.Heads + h) * hd;
+            float max = float.NegativeInfinity;
+            for (int s = 0; s < visible; s++)
             {
-                int kvh = h / shape.GroupSize;
-                int qb = (i * shape.Heads + h) * hd;
-                float max = float.NegativeInfinity;
-                for (int s = 0; s < visible; s++)
-                {
-                    long at = pool.Offset(table[s / pool.PageSize], kvh, s % pool.PageSize);
-                    float dot = 0;
-                    for (int d = 0; d < hd; d++) dot += qs[qb + d] * Read(pool.Keys, at + d);
-                    scores[s] = dot * shape.Scale;
-                    max = MathF.Max(max, scores[s]);
-                }
-                float sum = 0;
-                for (int s = 0; s < visible; s++) { scores[s] = MathF.Exp(scores[s] - max); sum += scores[s]; }
-                for (int d = 0; d < hd; d++) o[qb + d] = 0;
-                for (int s = 0; s < visible; s++)
-                {
-                    long at = pool.Offset(table[s / pool.PageSize], kvh, s % pool.PageSize);
-                    float p = scores[s] / sum;
-                    for (int d = 0; d < hd; d++) o[qb + d] += p * Read(pool.Values, at + d);
-                }
+                long at = pool.Layout.SlotOffset(table, kvh, s);
+                float dot = 0;
+                for (int d = 0; d < hd; d++) dot += qs[qb + d] * Read(pool.Keys, at + d);
+                scores[s] = dot * shape.Scale;
+                max = MathF.Max(max, scores[s]);
+            }
+            float sum = 0;
+            for (int s = 0; s < visible; s++) { scores[s] = MathF.Exp(scores[s] - max); sum += scores[s]; }
+            for (int d = 0; d < hd; d++) o[qb + d] = 0;
+            for (int s = 0; s < visible; s++)
+            {
+                long at = pool.Layout.SlotOffset(table, kvh, s);
+                float p = scores[s] / sum;
+                for (int d = 0; d < hd; d++) o[qb + d] += p * Read(pool.Values, at + d);
             }
         }
     }
 
-    public int Argmax(DeviceArray x, int count)
+    public int Argmax(DeviceArray x, int count) => IndexOfMax(F32(x)[..count]);
+
+    public void ArgmaxRows(DeviceArray x, int rows, int count, DeviceArray output)
     {
-        var xs = F32(x);
+        var xs = F32(x); var o = Host(output).As<int>();
+        for (int r = 0; r < rows; r++) o[r] = IndexOfMax(xs.Slice(r * count, count));
+    }
+
+    public void GatherRows(DeviceArray x, DeviceArray rowIndices, DeviceArray output, int count, int dim)
+    {
+        var xs = F32(x); var ids = Host(rowIndices).As<int>(); var o = F32(output);
+        for (int i = 0; i < count; i++) xs.Slice(ids[i] * dim, dim).CopyTo(o.Slice(i * dim, dim));
+    }
+
+    private static int IndexOfMax(Span<float> xs)
+    {
         int best = 0;
-        for (int i = 1; i < count; i++) if (xs[i] > xs[best]) best = i;
+        for (int i = 1; i < xs.Length; i++) if (xs[i] > xs[best]) best = i;
         return best;
     }
 

@@ -29,6 +29,7 @@ public static class TestBackends
         "ilgpu-cpu" => IlgpuBackend.TryCreate(BackendKind.IlgpuCpu) ?? throw new InvalidOperationException("ILGPU's CPU accelerator is unavailable"),
         "cuda" => IlgpuBackend.TryCreate(BackendKind.Cuda) ?? throw new InvalidOperationException("no CUDA device"),
         "opencl" => IlgpuBackend.TryCreate(BackendKind.OpenCL) ?? throw new InvalidOperationException("no OpenCL device"),
+        "reference" => new ReferenceBackend(), // not in Available: the model tests and ReferenceBackendOpTests ask for it
         _ => throw new ArgumentException($"unknown test backend {name}"),
     };
 

@@ -28,64 +28,20 @@ public sealed record LagKvOptions
 
     public bool Compresses(int layer) => !SkipLayers.Contains(layer);
 
-    /// <summary>Parses `--lagkv`: `Nx` (N in 2..32, keep 1/N) or `r=F` (0 &lt; F &lt; 1, keep F).</summary>
-    public static double ParseRetention(string text)
-    {
-        string t = text.Trim().ToLowerInvariant();
-        if (t.EndsWith('x'))
-        {
-            if (!double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out double factor)
-                || !double.IsFinite(factor) || factor < MinFactor || factor > MaxFactor)
-                throw new EngineException($"--lagkv '{text}': expected Nx with N between {MinFactor} and {MaxFactor} (e.g. 4x), or r=F with 0 < F < 1");
-            return 1.0 / factor;
-        }
-        if (t.StartsWith("r="))
-        {
-            if (!double.TryParse(t[2..], NumberStyles.Float, CultureInfo.InvariantCulture, out double r)
-                || !double.IsFinite(r) || r <= 0 || r >= 1)
-                throw new EngineException($"--lagkv '{text}': the retention r must be a number with 0 < r < 1 (e.g. r=0.2)");
-            return r;
-        }
-        throw new EngineException($"--lagkv '{text}': expected Nx (e.g. 4x, N from {MinFactor} to {MaxFactor}) or r=F (e.g. r=0.2)");
-    }
-
-    /// <summary>Parses `--lagkv-skip-layers`: comma-separated layer indices and ranges, e.g. `0,1,30-31`.</summary>
-    public static IReadOnlySet<int> ParseSkipLayers(string? text)
-    {
-        var layers = new HashSet<int>();
-        if (string.IsNullOrWhiteSpace(text)) return layers;
-        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            string[] ends = part.Split('-', StringSplitOptions.TrimEntries);
-            if (ends.Length is < 1 or > 2
-                || !int.TryParse(ends[0], NumberStyles.None, CultureInfo.InvariantCulture, out int first)
-                || !int.TryParse(ends[^1], NumberStyles.None, CultureInfo.InvariantCulture, out int last)
-                || last < first)
-                throw new EngineException($"--lagkv-skip-layers '{text}': expected layer indices or ranges like 0,1,30-31");
-            for (int layer = first; layer <= last; layer++) layers.Add(layer);
-        }
-        return layers;
-    }
-
-    /// <summary>Parses `--lagkv-mode`: reference or press.</summary>
-    public static LagKvMode ParseMode(string text) => text.Trim().ToLowerInvariant() switch
-    {
-        "reference" => LagKvMode.Reference,
-        "press" => LagKvMode.Press,
-        _ => throw new EngineException($"--lagkv-mode '{text}': expected reference or press"),
-    };
+    /// <summary>The fewest tokens at which anything is compressed: S + 2L (a partition is scored against the next, complete one).</summary>
+    public int FirstCompressionLength => SinkSize + 2 * LagSize;
 
     /// <summary>Checks the options against a model with <paramref name="layerCount"/> layers.</summary>
     public void Validate(int layerCount)
     {
-        if (LagSize < 2) throw new EngineException($"--lag-size {LagSize}: the lag size must be at least 2");
-        if (SinkSize < 0) throw new EngineException($"--sink-size {SinkSize}: the sink size cannot be negative");
+        if (LagSize < 2) throw new EngineException($"LagKV lag size L = {LagSize}: it must be at least 2");
+        if (SinkSize < 0) throw new EngineException($"LagKV sink size S = {SinkSize}: it cannot be negative");
         if (!(Retention > 0 && Retention < 1)) throw new EngineException($"LagKV retention {Retention} must be between 0 and 1");
         if (KeepPerPartition < 1)
-            throw new EngineException($"--lagkv keeps floor({Retention.ToString(CultureInfo.InvariantCulture)} * {LagSize}) = 0 tokens per partition; raise --lag-size or the retention");
+            throw new EngineException($"LagKV keeps floor(r * L) = floor({Retention.ToString(CultureInfo.InvariantCulture)} * {LagSize}) = 0 tokens per partition; raise the lag size L or the retention r");
         if (!double.IsFinite(ValueWeight) || ValueWeight < 0) throw new EngineException($"LagKV value weight {ValueWeight} must be a finite non-negative number");
         foreach (int layer in SkipLayers)
             if (layer < 0 || layer >= layerCount)
-                throw new EngineException($"--lagkv-skip-layers: layer {layer} does not exist (the model has {layerCount} layers, 0..{layerCount - 1})");
+                throw new EngineException($"LagKV skip layer {layer} does not exist (the model has {layerCount} layers, 0..{layerCount - 1})");
     }
 }

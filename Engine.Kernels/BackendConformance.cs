@@ -1,0 +1,195 @@
+using Engine.Core;
+
+namespace Engine.Kernels;
+
+/// <summary>
+/// The op-conformance cases as a runtime check (`engine selftest`): every op of a backend under test against
+/// the SIMD CPU backend (itself tested against the float64 references in Engine.Tests) on identical random
+/// inputs, for machines that have a GPU but no .NET SDK or test runner. Each case reports the largest
+/// difference relative to the reference's scale: max |actual - expected| / (1 + max |expected|).
+/// </summary>
+public sealed class BackendConformance(IBackend tested, IBackend reference)
+{
+    public sealed record CaseResult(string Name, bool Passed, double Error, double Tolerance, string? Failure);
+
+    private const double Tolerance = 2e-3; // both sum in F32 in different orders; 16-bit inputs are widened exactly
+    private readonly Random _random = new(20261207);
+    private readonly List<CaseResult> _results = [];
+
+    /// <summary>Runs every case; a case that throws is a failure, never a crash.</summary>
+    public IReadOnlyList<CaseResult> RunAll()
+    {
+        foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
+        {
+            string d = DTypes.SafetensorsName(dtype).ToLowerInvariant();
+            Case($"embedding {d}", () => Embedding(dtype));
+            Case($"rmsnorm {d}", () => RmsNorm(dtype));
+            foreach (int rows in new[] { 1, 5, 70 })
+                foreach (int inDim in new[] { 96, 50 })
+                    Case($"linear {d} rows {rows} in {inDim}", () => Linear(dtype, rows, inDim, biasDType: dtype));
+            Case($"linear {d} rows 1 with f32 bias", () => Linear(dtype, 1, 96, biasDType: DType.F32));
+            foreach (var (length, queries) in new[] { (20, 20), (50, 7), (37, 1), (300, 1) })
+                Case($"kv write + attention {d} pool, {queries} queries over {length} slots", () => Attention(dtype, length, queries));
+        }
+        Case("rope", Rope);
+        Case("silu*mul", SiluMul);
+        Case("add", Add);
+        Case("argmax", Argmax);
+        return _results;
+    }
+
+    private void Case(string name, Func<double> run)
+    {
+        try
+        {
+            double error = run();
+            _results.Add(new CaseResult(name, error <= Tolerance, error, Tolerance, null)); // NaN fails
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _results.Add(new CaseResult(name, false, double.NaN, Tolerance, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ").Trim()}"));
+        }
+    }
+
+    private double Embedding(DType dtype)
+    {
+        const int vocab = 50, hidden = 40, count = 6;
+        using var table = Random(dtype, vocab * hidden);
+        using var tokens = Ints([3, 0, 49, 17, 3, 22]);
+        return Compare(count * hidden, (b, i, o) => b.Embedding(table[i], tokens[i], o, count, hidden));
+    }
+
+    private double RmsNorm(DType dtype)
+    {
+        const int rows = 3, dim = 96;
+        using var x = Random(DType.F32, rows * dim);
+        using var weight = Random(dtype, dim);
+        return Compare(rows * dim, (b, i, o) => b.RmsNorm(x[i], weight[i], o, rows, dim, 1e-6f));
+    }
+
+    private double Linear(DType dtype, int rows, int inDim, DType biasDType)
+    {
+        const int outDim = 37;
+        using var x = Random(DType.F32, rows * inDim);
+        using var weight = Random(dtype, outDim * inDim);
+        using var bias = Random(biasDType, outDim);
+        return Compare(rows * outDim, (b, i, o) => b.Linear(x[i], weight[i], bias[i], o, rows, inDim, outDim));
+    }
+
+    private double Attention(DType poolType, int length, int queries)
+    {
+        var shape = new AttentionShape(Heads: 6, KvHeads: 2, HeadDim: 32);
+        const int pageSize = 16;
+        int pages = (length + pageSize - 1) / pageSize;
+        int[] table = Enumerable.Range(0, pages + 2).OrderBy(_ => _random.Next()).Take(pages).ToArray();
+        using var pools = new Pair<KvPool>(new KvPool(tested, pages + 2, shape.KvHeads, pageSize, shape.HeadDim, poolType),
+            new KvPool(reference, pages + 2, shape.KvHeads, pageSize, shape.HeadDim, poolType));
+        using var pageTable = Ints(table);
+        int kvDim = shape.KvHeads * shape.HeadDim;
+        using var keys = Random(DType.F32, length * kvDim);
+        using var values = Random(DType.F32, length * kvDim);
+        using var q = Random(DType.F32, queries * shape.Heads * shape.HeadDim);
+        return Compare(queries * shape.Heads * shape.HeadDim, (b, i, o) =>
+        {
+            b.KvWrite(pools[i], pageTable[i], keys[i], values[i], 0, length);
+            b.Attention(q[i], pools[i], pageTable[i], length, o, queries, shape);
+        });
+    }
+
+    private double Rope()
+    {
+        const int rows = 3, heads = 4, headDim = 16;
+        using var x = Random(DType.F32, rows * heads * headDim);
+        using var positions = Ints([0, 7, 100_000]);
+        using var invFreq = Floats(Enumerable.Range(0, headDim / 2).Select(j => (float)Math.Pow(10000, -2.0 * j / headDim)).ToArray());
+        return Compare(rows * heads * headDim, (b, i, o) =>
+        {
+            b.Add(o, x[i], rows * heads * headDim); // o starts at zero: a copy of x, rotated in place
+            b.Rope(o, positions[i], invFreq[i], rows, heads, headDim);
+        });
+    }
+
+    private double SiluMul()
+    {
+        const int count = 1000;
+        using var gate = Random(DType.F32, count);
+        using var up = Random(DType.F32, count);
+        return Compare(count, (b, i, o) => b.SiluMul(gate[i], up[i], o, count));
+    }
+
+    private double Add()
+    {
+        const int count = 1000;
+        using var y = Random(DType.F32, count);
+        return Compare(count, (b, i, o) => { b.Add(o, y[i], count); b.Add(o, y[i], count); });
+    }
+
+    private double Argmax()
+    {
+        const int count = 777;
+        using var x = Random(DType.F32, count);
+        int expected = reference.Argmax(x[1], count), actual = tested.Argmax(x[0], count);
+        return actual == expected ? 0 : double.PositiveInfinity;
+    }
+
+    /// <summary>Runs the op on both backends into zeroed F32 outputs of the given length and compares them.</summary>
+    private double Compare(int length, Action<IBackend, int, DeviceArray> op)
+    {
+        var zeros = new float[length];
+        using var outputs = new Pair<DeviceArray>(tested.Allocate(DType.F32, length), reference.Allocate(DType.F32, length));
+        tested.Upload<float>(outputs[0], zeros);
+        reference.Upload<float>(outputs[1], zeros);
+        op(tested, 0, outputs[0]);
+        op(reference, 1, outputs[1]);
+        var actual = new float[length];
+        var expected = new float[length];
+        tested.Download<float>(outputs[0], actual);
+        reference.Download<float>(outputs[1], expected);
+        return RelativeDifference(actual, expected);
+    }
+
+    /// <summary>max |actual - expected| / (1 + max |expected|); NaN anywhere in actual makes it NaN.</summary>
+    public static double RelativeDifference(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
+        double worst = 0, scale = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double diff = Math.Abs((double)actual[i] - expected[i]);
+            if (!(diff <= worst)) worst = diff; // NaN sticks
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+        }
+        return worst / (1 + scale);
+    }
+
+    /// <summary>The same random values in [-1, 1) on both backends.</summary>
+    private Pair<DeviceArray> Random(DType dtype, int length)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = (float)(_random.NextDouble() * 2 - 1);
+        return dtype switch
+        {
+            DType.F32 => Upload<float>(DType.F32, values),
+            DType.F16 => Upload(DType.F16, values.Select(v => BitConverter.HalfToUInt16Bits((Half)v)).ToArray()),
+            DType.BF16 => Upload(DType.BF16, values.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray()),
+            _ => throw new ArgumentException($"no random {dtype} values"),
+        };
+    }
+
+    private Pair<DeviceArray> Ints(int[] values) => Upload(DType.I32, values);
+    private Pair<DeviceArray> Floats(float[] values) => Upload(DType.F32, values);
+
+    private Pair<DeviceArray> Upload<T>(DType dtype, T[] values) where T : unmanaged
+    {
+        var pair = new Pair<DeviceArray>(tested.Allocate(dtype, values.Length), reference.Allocate(dtype, values.Length));
+        tested.Upload<T>(pair[0], values);
+        reference.Upload<T>(pair[1], values);
+        return pair;
+    }
+
+    /// <summary>One object per backend: [0] on the tested backend, [1] on the reference.</summary>
+    private sealed class Pair<T>(T tested, T reference) : IDisposable where T : IDisposable
+    {
+        public T this[int index] => index == 0 ? tested : reference;
+        public void Dispose() { tested.Dispose(); reference.Dispose(); }
+    }
+}

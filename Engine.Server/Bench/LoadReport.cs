@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Engine.Server.Bench;
+
+/// <summary>Percentiles of one latency, in milliseconds.</summary>
+public sealed record LatencySummary(double Mean, double P50, double P90, double P99)
+{
+    public static LatencySummary Of(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return new LatencySummary(0, 0, 0, 0);
+        var sorted = values.Order().ToArray();
+        return new LatencySummary(sorted.Average(), Percentile(sorted, 50), Percentile(sorted, 90), Percentile(sorted, 99));
+    }
+
+    /// <summary>Linear interpolation between closest ranks (numpy's default).</summary>
+    public static double Percentile(double[] sorted, double p)
+    {
+        double rank = p / 100 * (sorted.Length - 1);
+        int low = (int)Math.Floor(rank), high = (int)Math.Ceiling(rank);
+        return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+    }
+
+    public JsonObject ToJson() => new() { ["mean"] = Math.Round(Mean, 3), ["p50"] = Math.Round(P50, 3), ["p90"] = Math.Round(P90, 3), ["p99"] = Math.Round(P99, 3) };
+}
+
+/// <summary>A load test's results: throughput, TTFT / inter-token / end-to-end latency, failures.</summary>
+public sealed record LoadReport(LoadSettings Settings, string Model, double DurationSeconds, int Completed, int Failed,
+    long OutputTokens, LatencySummary Ttft, LatencySummary Itl, LatencySummary E2e, IReadOnlyList<string> Errors)
+{
+    public double RequestsPerSecond => DurationSeconds > 0 ? Completed / DurationSeconds : 0;
+    public double OutputTokensPerSecond => DurationSeconds > 0 ? OutputTokens / DurationSeconds : 0;
+    public double TotalTokensPerSecond => DurationSeconds > 0 ? (OutputTokens + (long)Completed * Settings.PromptTokens) / DurationSeconds : 0;
+
+    public static LoadReport From(LoadSettings settings, string model, double seconds, IReadOnlyList<RequestTiming> timings)
+    {
+        var ok = timings.Where(t => t.Ok).ToArray();
+        return new LoadReport(settings, model, seconds, ok.Length, timings.Count - ok.Length, ok.Sum(t => (long)t.OutputTokens),
+            LatencySummary.Of(ok.Select(t => t.TtftMs).ToArray()), LatencySummary.Of(ok.SelectMany(t => t.ItlMs).ToArray()),
+            LatencySummary.Of(ok.Select(t => t.E2eMs).ToArray()),
+            timings.Where(t => !t.Ok).Select(t => t.Error ?? "unknown").Distinct().Take(5).ToArray());
+    }
+
+    public JsonObject ToJson() => new()
+    {
+        ["server"] = Settings.Server.ToString(),
+        ["model"] = Model,
+        ["concurrency"] = Settings.Concurrency,
+        ["requests"] = Settings.Requests,
+        ["prompt_tokens"] = Settings.PromptTokens,
+        ["gen_tokens"] = Settings.GenTokens,
+        ["completed"] = Completed,
+        ["failed"] = Failed,
+        ["duration_s"] = Math.Round(DurationSeconds, 3),
+        ["request_throughput"] = Math.Round(RequestsPerSecond, 3),
+        ["output_tokens_per_s"] = Math.Round(OutputTokensPerSecond, 2),
+        ["total_tokens_per_s"] = Math.Round(TotalTokensPerSecond, 2),
+        ["ttft_ms"] = Ttft.ToJson(),
+        ["itl_ms"] = Itl.ToJson(),
+        ["e2e_ms"] = E2e.ToJson(),
+        ["errors"] = new JsonArray(Errors.Select(e => (JsonNode)e).ToArray()),
+    };
+
+    public void WriteTable(TextWriter output)
+    {
+        var c = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(c, $"{Model} at {Settings.Server}: {Settings.Requests} requests, {Settings.Concurrency} concurrent, {Settings.PromptTokens} prompt + {Settings.GenTokens} generated tokens"));
+        output.WriteLine(string.Create(c, $"  completed {Completed}, failed {Failed}, in {DurationSeconds:F2} s"));
+        output.WriteLine(string.Create(c, $"  throughput: {RequestsPerSecond:F2} req/s, {OutputTokensPerSecond:F1} output tok/s, {TotalTokensPerSecond:F1} total tok/s"));
+        output.WriteLine("  latency (ms)      mean      p50      p90      p99");
+        foreach (var (name, s) in new[] { ("TTFT", Ttft), ("ITL", Itl), ("end-to-end", E2e) })
+            output.WriteLine(string.Create(c, $"  {name,-12} {s.Mean,9:F1} {s.P50,8:F1} {s.P90,8:F1} {s.P99,8:F1}"));
+        foreach (string e in Errors) output.WriteLine($"  error: {e}");
+    }
+}
