@@ -8,16 +8,40 @@ public enum DType
     BF16,
     /// <summary>32-bit signed integers (token ids, positions, page tables); never a weight dtype.</summary>
     I32,
+    /// <summary>
+    /// ggml's Q8_0 blocks: each 32 consecutive weights of a row as an f16 scale d and 32 int8 q (34 bytes),
+    /// weight = d * q. A weight dtype only; lengths count weights, views start on block boundaries.
+    /// </summary>
+    Q8_0,
 }
 
 public static class DTypes
 {
+    /// <summary>Bytes per element of a plain dtype (block-quantized dtypes have none: see <see cref="ByteCount"/>).</summary>
     public static int SizeOf(DType t) => t switch
     {
         DType.F32 or DType.I32 => 4,
         DType.F16 or DType.BF16 => 2,
-        _ => throw new ArgumentOutOfRangeException(nameof(t)),
+        _ => throw new ArgumentOutOfRangeException(nameof(t), $"{t} has no per-element size"),
     };
+
+    /// <summary>Whether the dtype stores weights in blocks (Q8_0) rather than one value per element.</summary>
+    public static bool IsBlockQuantized(DType t) => t == DType.Q8_0;
+
+    /// <summary>(elements per block, bytes per block): (1, size) for plain dtypes.</summary>
+    public static (int Elements, int Bytes) BlockLayout(DType t) => t switch
+    {
+        DType.Q8_0 => (32, 34),
+        _ => (1, SizeOf(t)),
+    };
+
+    /// <summary>Bytes of <paramref name="elements"/> elements (a whole number of blocks for block-quantized dtypes).</summary>
+    public static long ByteCount(DType t, long elements)
+    {
+        var (block, bytes) = BlockLayout(t);
+        if (elements % block != 0) throw new ArgumentException($"{elements} elements is not a whole number of {t} blocks of {block}");
+        return elements / block * bytes;
+    }
 
     /// <summary>The name used by safetensors headers and the CLI ("F32", "BF16", ...).</summary>
     public static string SafetensorsName(DType t) => t switch
@@ -26,6 +50,7 @@ public static class DTypes
         DType.F16 => "F16",
         DType.BF16 => "BF16",
         DType.I32 => "I32",
+        DType.Q8_0 => "Q8_0",
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 

@@ -13,7 +13,7 @@ public abstract class DeviceArray : IDisposable
 
     public DType DType { get; }
     public long Length { get; }
-    public long ByteLength => Length * DTypes.SizeOf(DType);
+    public long ByteLength => DTypes.ByteCount(DType, Length);
 
     /// <summary>A window of <paramref name="length"/> elements starting at <paramref name="offset"/>.</summary>
     public abstract DeviceArray View(long offset, long length);

@@ -82,7 +82,12 @@ public interface IBackend : IDisposable
     long? AvailableMemoryBytes => null;
 
     DeviceArray Allocate(DType dtype, long length);
-    /// <summary>Copies host data into <paramref name="dst"/> starting at element <paramref name="dstOffset"/>; T's size must match dst's dtype (ushort for F16/BF16, float, int).</summary>
+    /// <summary>Whether <see cref="Linear"/> and <see cref="Embedding"/> take weights of this dtype (block-quantized ones are dequantized at load otherwise).</summary>
+    bool SupportsWeightType(DType dtype) => dtype is DType.F32 or DType.F16 or DType.BF16;
+    /// <summary>
+    /// Copies host data into <paramref name="dst"/> starting at element <paramref name="dstOffset"/>; T's size must match dst's dtype
+    /// (ushort for F16/BF16, float, int; byte for block-quantized dtypes, whose offsets and lengths are then in bytes).
+    /// </summary>
     void Upload<T>(DeviceArray dst, ReadOnlySpan<T> src, long dstOffset = 0) where T : unmanaged;
     /// <summary>Copies <paramref name="dst"/>.Length elements from <paramref name="src"/> starting at <paramref name="srcOffset"/> to the host; waits for pending work.</summary>
     void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged;

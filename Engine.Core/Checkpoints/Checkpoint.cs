@@ -1,6 +1,8 @@
+using Engine.Core.Checkpoints.Gguf;
+
 namespace Engine.Core.Checkpoints;
 
-/// <summary>Opens a model folder's weights: sharded when an index is present, else the single safetensors file.</summary>
+/// <summary>Opens a model's weights: a GGUF file (or a folder holding one), else a folder's sharded or single safetensors checkpoint.</summary>
 public static class Checkpoint
 {
     public const string SingleFileName = "model.safetensors";
@@ -8,6 +10,7 @@ public static class Checkpoint
     /// <summary>The validated checkpoint in <paramref name="folder"/>; an <see cref="EngineException"/> when there is none or it is malformed.</summary>
     public static ICheckpoint Open(string folder)
     {
+        if (GgufModelPath.Find(folder) is string gguf) return GgufCheckpoint.Open(gguf);
         string file = FindEntryFile(folder);
         return Path.GetFileName(file) == ShardedCheckpoint.IndexFileName ? ShardedCheckpoint.Open(file) : SafetensorsFile.Open(file);
     }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 
 namespace Engine.Core.Checkpoints;
 
@@ -9,25 +8,19 @@ namespace Engine.Core.Checkpoints;
 /// </summary>
 public sealed unsafe class SafetensorsFile : ICheckpoint
 {
-    private readonly MemoryMappedFile _mapping;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly Dictionary<string, TensorView> _tensors;
-    private byte* _base;
 
-    private SafetensorsFile(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePointer,
-        IReadOnlyList<SafetensorsEntry> entries, long dataStart)
+    private SafetensorsFile(MappedFile file, IReadOnlyList<SafetensorsEntry> entries, long dataStart)
     {
-        Path = path;
-        _mapping = mapping;
-        _view = view;
-        _base = basePointer;
+        _file = file;
         _tensors = new Dictionary<string, TensorView>(entries.Count, StringComparer.Ordinal);
         foreach (var e in entries)
-            _tensors[e.Name] = new TensorView(e.Name, path, e.DType, e.Shape, basePointer + dataStart + e.Begin, e.ByteLength);
+            _tensors[e.Name] = new TensorView(e.Name, file.Path, e.DType, e.Shape, file.Pointer + dataStart + e.Begin, e.ByteLength);
         TensorNames = _tensors.Keys.ToList();
     }
 
-    public string Path { get; }
+    public string Path => _file.Path;
 
     public IReadOnlyCollection<string> TensorNames { get; }
 
@@ -37,25 +30,14 @@ public sealed unsafe class SafetensorsFile : ICheckpoint
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path)) throw new EngineException($"checkpoint file {path} not found");
 
-        FileStream? stream = null;
-        MemoryMappedFile? mapping = null;
-        MemoryMappedViewAccessor? view = null;
-        byte* basePointer = null;
+        var file = MappedFile.Open(path);
         try
         {
-            // The stream's length is the target's: FileInfo.Length would measure a symbolic link itself
-            // (the Hugging Face cache links snapshot files to blobs). FileShare.Read lets others map it too.
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            long length = stream.Length;
+            long length = file.Length;
             if (length == 0) throw new EngineException($"{path}: file is empty, not a safetensors checkpoint");
             if (length < 8)
                 throw new EngineException($"{path}: file is truncated: {length} bytes, shorter than the 8-byte header length");
-            mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            stream = null; // owned by the mapping now
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
-            basePointer += view.PointerOffset;
-
+            byte* basePointer = file.Pointer;
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePointer, 8));
             if (headerLength > (ulong)(length - 8))
                 throw new EngineException(
@@ -66,36 +48,23 @@ public sealed unsafe class SafetensorsFile : ICheckpoint
 
             long dataStart = 8 + (long)headerLength;
             var entries = SafetensorsHeader.Parse(new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength), length - dataStart, path);
-            return new SafetensorsFile(path, mapping, view, basePointer, entries, dataStart);
+            return new SafetensorsFile(file, entries, dataStart);
         }
-        catch (Exception e)
+        catch
         {
-            // Nothing half-loaded: release what was mapped before reporting.
-            if (basePointer != null) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            mapping?.Dispose();
-            stream?.Dispose();
-            if (e is IOException or UnauthorizedAccessException)
-                throw new EngineException($"{path}: cannot read the file: {e.Message.ReplaceLineEndings(" ").Trim()}", e);
+            file.Dispose(); // nothing half-loaded
             throw;
         }
     }
 
     public bool TryGet(string name, out TensorView tensor)
     {
-        ObjectDisposedException.ThrowIf(_base == null, this);
+        ObjectDisposedException.ThrowIf(_file.Pointer == null, this);
         return _tensors.TryGetValue(name, out tensor);
     }
 
     public TensorView Get(string name) =>
         TryGet(name, out var tensor) ? tensor : throw new EngineException($"tensor '{name}' not found in {Path}");
 
-    public void Dispose()
-    {
-        if (_base == null) return;
-        _base = null;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _mapping.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 }

@@ -19,7 +19,7 @@ public readonly unsafe struct TensorView
     public DType DType { get; }
     public long[] Shape { get; }
     public long ByteLength { get; }
-    public long ElementCount => ByteLength / DTypes.SizeOf(DType);
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 
     /// <summary>The tensor's raw little-endian bytes. Tensors over 2 GiB are read with <see cref="Slice"/>.</summary>
     public ReadOnlySpan<byte> Bytes => ByteLength <= int.MaxValue

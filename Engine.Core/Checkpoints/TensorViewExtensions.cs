@@ -8,6 +8,11 @@ public static class TensorViewExtensions
     /// <summary>Widens elements [start, start + destination.Length) of <paramref name="tensor"/> into <paramref name="destination"/>.</summary>
     public static void ReadFloat32(this TensorView tensor, long start, Span<float> destination)
     {
+        if (DTypes.IsBlockQuantized(tensor.DType))
+        {
+            ReadBlocks(tensor, start, destination);
+            return;
+        }
         int size = DTypes.SizeOf(tensor.DType);
         if (start < 0 || start + destination.Length > tensor.ElementCount)
             throw new ArgumentOutOfRangeException(nameof(start), $"elements [{start}, {start + destination.Length}) outside tensor {tensor.Name} of {tensor.ElementCount}");
@@ -17,6 +22,21 @@ public static class TensorViewExtensions
         {
             var part = destination.Slice(done, Math.Min(chunk, destination.Length - done));
             Widen(tensor, tensor.Slice((start + done) * size, part.Length * size), part);
+        }
+    }
+
+    /// <summary>Dequantizes whole blocks (start and length multiples of the block size) as ggml does.</summary>
+    private static void ReadBlocks(TensorView tensor, long start, Span<float> destination)
+    {
+        var (block, blockBytes) = DTypes.BlockLayout(tensor.DType);
+        if (start < 0 || start + destination.Length > tensor.ElementCount || start % block != 0 || destination.Length % block != 0)
+            throw new ArgumentOutOfRangeException(nameof(start), $"elements [{start}, {start + destination.Length}) are not whole {tensor.DType} blocks of tensor {tensor.Name}");
+        var type = tensor.DType switch { DType.Q8_0 => Gguf.GgmlType.Q8_0, _ => throw new EngineException($"no dequantizer for {tensor.DType}") };
+        const int chunk = 1 << 20; // a multiple of every block size
+        for (int done = 0; done < destination.Length; done += chunk)
+        {
+            var part = destination.Slice(done, Math.Min(chunk, destination.Length - done));
+            Gguf.GgufDequantizer.Dequantize(type, tensor.Slice((start + done) / block * blockBytes, part.Length / block * blockBytes), part, tensor.Name);
         }
     }
 

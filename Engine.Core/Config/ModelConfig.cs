@@ -44,6 +44,11 @@ public sealed record ModelConfig
     public required double RmsNormEps { get; init; }
     public required double RopeTheta { get; init; }
     public RopeScaling RopeScaling { get; init; } = new(RopeScalingType.None);
+    /// <summary>
+    /// Per-frequency RoPE divisors [headDim / 2] (a GGUF's <c>rope_freqs.weight</c>: llama.cpp's converter
+    /// stores Llama 3.1's scaling this way); applied after <see cref="RopeScaling"/>. Null: none.
+    /// </summary>
+    public IReadOnlyList<float>? RopeFrequencyFactors { get; init; }
     public bool TieWordEmbeddings { get; init; }
     /// <summary>q/k/v projections carry a bias (always for Qwen2; Llama's <c>attention_bias</c>).</summary>
     public bool QkvBias { get; init; }

@@ -1,4 +1,5 @@
 using Engine.Core.Checkpoints;
+using Engine.Core.Checkpoints.Gguf;
 
 namespace Engine.Core.Config;
 
@@ -17,8 +18,14 @@ public static class ModelConfigLoader
         ("Qwen2ForCausalLM", "qwen2", ModelArchitecture.Qwen2),
     ];
 
+    /// <summary>The config of a model folder's config.json, or of a GGUF model's metadata (a .gguf file or a folder holding one).</summary>
     public static ModelConfig Load(string folder)
     {
+        if (GgufModelPath.Find(folder) is string gguf)
+        {
+            using var file = GgufFile.Open(gguf);
+            return GgufModelConfig.Read(file);
+        }
         string path = Path.Combine(folder, FileName);
         if (!File.Exists(path)) throw new EngineException($"no {FileName} in {Path.GetFullPath(folder)}");
         return Parse(File.ReadAllText(path), path);

@@ -1,4 +1,5 @@
 using Engine.Core.Checkpoints;
+using Engine.Core.Checkpoints.Gguf;
 
 namespace Engine.Core.Config;
 
@@ -17,6 +18,8 @@ public sealed record ModelInfo
     /// <summary>The distinct dtypes the checkpoint stores the model's weights in.</summary>
     public required IReadOnlyList<DType> WeightDTypes { get; init; }
     public required IReadOnlyList<ModelFile> Files { get; init; }
+    /// <summary>Per stored tensor type (safetensors dtype or GGUF type, e.g. "BF16", "Q4_K"): how many of the model's tensors use it and their bytes.</summary>
+    public required IReadOnlyList<TensorTypeCount> TensorTypes { get; init; }
 
     /// <summary>K and V for one token across all layers: 2 x layers x kvHeads x headDim x dtype size.</summary>
     public long KvBytesPerToken(DType kvDType) => 2L * Config.NumLayers * Config.NumKvHeads * Config.HeadDim * DTypes.SizeOf(kvDType);
@@ -30,21 +33,31 @@ public sealed record ModelInfo
         using var checkpoint = Checkpoint.Open(folder);
         WeightSpec.Check(config, checkpoint);
         var expected = WeightSpec.For(config);
+        var gguf = checkpoint as GgufCheckpoint;
+        (string Type, long Bytes) Stored(string name) => gguf?.StoredTensor(name) is { } t
+            ? (t.Type.ToString(), t.ByteLength)
+            : (DTypes.SafetensorsName(checkpoint.Get(name).DType), checkpoint.Get(name).ByteLength);
+        var stored = expected.Select(t => Stored(t.Name)).ToList();
         return new ModelInfo
         {
             Folder = folder,
             Config = config,
             Generation = generation,
             ParameterCount = WeightSpec.ParameterCount(config),
-            WeightBytes = WeightSpec.WeightBytes(config, checkpoint),
-            WeightDTypes = expected.Select(t => checkpoint.Get(t.Name).DType).Distinct().Order().ToList(),
+            WeightBytes = stored.Sum(s => s.Bytes),
+            WeightDTypes = gguf is null ? expected.Select(t => checkpoint.Get(t.Name).DType).Distinct().Order().ToList() : [],
             Files = ListFiles(folder),
+            TensorTypes = stored.GroupBy(s => s.Type).OrderByDescending(g => g.Sum(s => s.Bytes))
+                .Select(g => new TensorTypeCount(g.Key, g.Count(), g.Sum(s => s.Bytes))).ToList(),
         };
     }
 
     private static List<ModelFile> ListFiles(string folder) =>
-        new DirectoryInfo(folder).EnumerateFiles()
+        (File.Exists(folder) ? [new FileInfo(folder)] : new DirectoryInfo(folder).EnumerateFiles())
             .OrderBy(f => f.Name, StringComparer.Ordinal)
             .Select(f => new ModelFile(f.Name, (f.LinkTarget is null ? f : f.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? f).Length))
             .ToList();
 }
+
+/// <summary>How many of a model's tensors are stored in one type, and their bytes.</summary>
+public sealed record TensorTypeCount(string Type, int Count, long Bytes);

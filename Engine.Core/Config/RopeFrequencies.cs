@@ -11,7 +11,18 @@ namespace Engine.Core.Config;
 /// </remarks>
 public static class RopeFrequencies
 {
-    public static float[] Compute(ModelConfig config) => Compute(config.HeadDim, config.RopeTheta, config.RopeScaling);
+    public static float[] Compute(ModelConfig config)
+    {
+        float[] result = Compute(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        if (config.RopeFrequencyFactors is { } factors)
+        {
+            if (factors.Count != result.Length)
+                throw new EngineException($"{factors.Count} RoPE frequency factors for a head dimension of {config.HeadDim} (expected {result.Length})");
+            // llama.cpp divides each rotation angle by its factor: the same as dividing the frequency.
+            for (int j = 0; j < result.Length; j++) result[j] /= factors[j];
+        }
+        return result;
+    }
 
     public static float[] Compute(int headDim, double theta, RopeScaling scaling)
     {

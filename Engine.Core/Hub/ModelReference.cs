@@ -25,7 +25,8 @@ public sealed partial record ModelReference(string Argument, string? Folder, str
     {
         if (string.IsNullOrWhiteSpace(argument)) throw new EngineException("no model given: pass a registry name, an org/name repo id or a folder");
         if (Directory.Exists(argument)) return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
-        // A file of a model (its model.safetensors, a shard, config.json) stands for the folder holding it.
+        // A GGUF file is a whole model; another file of a model (its model.safetensors, a shard, config.json) stands for the folder holding it.
+        if (File.Exists(argument) && Checkpoints.Gguf.GgufFile.IsGgufPath(argument)) return new ModelReference(argument, Path.GetFullPath(argument), null, "main", null);
         if (File.Exists(argument)) return new ModelReference(argument, Path.GetDirectoryName(Path.GetFullPath(argument))!, null, "main", null);
 
         int at = argument.LastIndexOf('@');

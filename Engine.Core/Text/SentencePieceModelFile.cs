@@ -16,7 +16,8 @@ internal static class SentencePieceModelFile
     private const int Normal = 1, Unknown = 2, Control = 3, UserDefined = 4;
     private const int UnigramModel = 1, BpeModelType = 2;
 
-    private sealed record Piece(string Text, float Score, int Type);
+    /// <summary>A vocabulary entry: its text, score (higher merges first) and sentencepiece type (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).</summary>
+    internal sealed record Piece(string Text, float Score, int Type);
 
     public static TokenizerDefinition Read(string path)
     {
@@ -35,6 +36,13 @@ internal static class SentencePieceModelFile
         if (pieces.Count == 0) throw new EngineException($"{path}: not a sentencepiece model (no pieces)");
         if (modelType != BpeModelType)
             throw new EngineException($"{path}: sentencepiece model type {(modelType == UnigramModel ? "Unigram" : modelType.ToString())} is not supported (only BPE)");
+        return FromPieces(pieces, bosId, byteFallback, normalizerName, addDummyPrefix, removeExtraWhitespaces);
+    }
+
+    /// <summary>The tokenizer of a sentencepiece BPE vocabulary (from tokenizer.model, or a GGUF file's tokenizer.ggml.* arrays).</summary>
+    internal static TokenizerDefinition FromPieces(IReadOnlyList<Piece> pieces, int bosId, bool byteFallback, string normalizerName,
+        bool addDummyPrefix, bool removeExtraWhitespaces)
+    {
 
         var vocab = new Dictionary<string, int>(pieces.Count, StringComparer.Ordinal);
         for (int id = 0; id < pieces.Count; id++) vocab.TryAdd(pieces[id].Text, id);

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Engine.Core.Checkpoints.Gguf;
 
 namespace Engine.Core.Text;
 
@@ -97,6 +98,11 @@ public sealed class TextTokenizer
     /// </summary>
     public static TextTokenizer Load(string folder)
     {
+        if (GgufModelPath.Find(folder) is string gguf)
+        {
+            using var file = GgufFile.Open(gguf);
+            return FromGguf(file.Metadata);
+        }
         if (!Directory.Exists(folder)) throw new EngineException($"tokenizer folder {folder} not found");
         string json = Path.Combine(folder, "tokenizer.json");
         if (File.Exists(json)) return FromFile(json);
@@ -111,9 +117,16 @@ public sealed class TextTokenizer
         throw new EngineException($"no tokenizer.json, vocab.json + merges.txt or tokenizer.model in {Path.GetFullPath(folder)}");
     }
 
-    /// <summary>Whether <see cref="Load"/> has files to read in the folder.</summary>
+    /// <summary>The tokenizer of a GGUF file's tokenizer.ggml.* metadata.</summary>
+    public static TextTokenizer FromGguf(GgufMetadata metadata)
+    {
+        var (definition, config) = GgufVocabulary.Read(metadata);
+        return new TextTokenizer(definition, config);
+    }
+
+    /// <summary>Whether <see cref="Load"/> has files to read in the folder (a GGUF model always has its vocabulary).</summary>
     public static bool ExistsIn(string folder) =>
-        File.Exists(Path.Combine(folder, "tokenizer.json")) || VocabMergesFiles.ExistIn(folder)
+        GgufModelPath.Find(folder) is not null || File.Exists(Path.Combine(folder, "tokenizer.json")) || VocabMergesFiles.ExistIn(folder)
         || File.Exists(Path.Combine(folder, "tokenizer.model"));
 
     /// <summary>Loads a tokenizer.json file; the config files beside it are read too.</summary>

@@ -12,7 +12,7 @@ namespace Engine.Core.Text;
 /// </summary>
 internal static class TiktokenModelFile
 {
-    private const string Llama3SplitPattern =
+    internal const string Llama3SplitPattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     private static readonly string[] NamedSpecialTokens =
@@ -70,16 +70,11 @@ internal static class TiktokenModelFile
         }
 
         var model = new BpeModel(vocab, merges, unknownId: null, fuseUnknown: false, byteFallback: false, ignoreMerges: true);
-        string splitJson = JsonSerializer.Serialize(Llama3SplitPattern);
         return new TokenizerDefinition(
             model,
             added,
             TextNormalizer.Identity,
-            PreTokenizer.FromJson(Json($$"""
-                {"type": "Sequence", "pretokenizers": [
-                  {"type": "Split", "pattern": {"Regex": {{splitJson}}}, "behavior": "Isolated", "invert": false},
-                  {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}
-                """)),
+            VocabMergesFiles.SplitThenByteLevel(Llama3SplitPattern),
             new SpecialTokenTemplate([firstSpecial], []),
             TokenDecoder.FromJson(Json("""{"type": "ByteLevel"}""")));
     }

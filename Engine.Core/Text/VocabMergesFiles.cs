@@ -10,7 +10,7 @@ namespace Engine.Core.Text;
 /// </summary>
 internal static class VocabMergesFiles
 {
-    private const string Qwen2SplitPattern =
+    internal const string Qwen2SplitPattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     public static bool ExistIn(string folder) =>
@@ -44,21 +44,27 @@ internal static class VocabMergesFiles
         }
 
         bool qwen2 = config.TokenizerClass is "Qwen2Tokenizer" or "Qwen2TokenizerFast";
-        string preTokenizer = qwen2
-            ? $$"""
-              {"type": "Sequence", "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": {{JsonSerializer.Serialize(Qwen2SplitPattern)}}}, "behavior": "Isolated", "invert": false},
-                {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}
-              """
-            : $$"""{"type": "ByteLevel", "add_prefix_space": {{(config.AddPrefixSpace ? "true" : "false")}}, "use_regex": true}""";
-        return new TokenizerDefinition(
-            new BpeModel(vocab, merges.Merges, unknownId: null, fuseUnknown: false, byteFallback: false, ignoreMerges: false),
-            config.AddedTokens,
+        return ByteLevelBpe(vocab, merges.Merges, config.AddedTokens,
             qwen2 ? TextNormalizer.FromJson(Json("""{"type": "NFC"}""")) : TextNormalizer.Identity,
-            PreTokenizer.FromJson(Json(preTokenizer)),
-            SpecialTokenTemplate.None,
-            TokenDecoder.FromJson(Json("""{"type": "ByteLevel"}""")));
+            qwen2 ? SplitThenByteLevel(Qwen2SplitPattern) : Gpt2ByteLevel(config.AddPrefixSpace), SpecialTokenTemplate.None);
     }
+
+    /// <summary>A byte-level BPE tokenizer (GPT-2's byte-to-character alphabet, no unknown token).</summary>
+    internal static TokenizerDefinition ByteLevelBpe(Dictionary<string, int> vocab, Dictionary<long, (int Rank, int Merged)> merges,
+        AddedToken[] addedTokens, TextNormalizer normalizer, PreTokenizer preTokenizer, SpecialTokenTemplate template) =>
+        new(new BpeModel(vocab, merges, unknownId: null, fuseUnknown: false, byteFallback: false, ignoreMerges: false),
+            addedTokens, normalizer, preTokenizer, template, TokenDecoder.FromJson(Json("""{"type": "ByteLevel"}""")));
+
+    /// <summary>Splits by a regex (Qwen2's, Llama 3's), then maps bytes to GPT-2's alphabet.</summary>
+    internal static PreTokenizer SplitThenByteLevel(string pattern) => PreTokenizer.FromJson(Json($$"""
+        {"type": "Sequence", "pretokenizers": [
+          {"type": "Split", "pattern": {"Regex": {{JsonSerializer.Serialize(pattern)}}}, "behavior": "Isolated", "invert": false},
+          {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}
+        """));
+
+    /// <summary>GPT-2's own split regex with the byte-level mapping.</summary>
+    internal static PreTokenizer Gpt2ByteLevel(bool addPrefixSpace) =>
+        PreTokenizer.FromJson(Json($$"""{"type": "ByteLevel", "add_prefix_space": {{(addPrefixSpace ? "true" : "false")}}, "use_regex": true}"""));
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 }

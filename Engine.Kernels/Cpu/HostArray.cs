@@ -45,7 +45,7 @@ internal sealed unsafe class HostArray : DeviceArray
     {
         if (offset < 0 || length < 0 || offset + length > Length)
             throw new ArgumentOutOfRangeException(nameof(offset), $"view [{offset}, {offset + length}) outside array of {Length}");
-        return new HostArray(_backend, DType, length, Data + offset * DTypes.SizeOf(DType));
+        return new HostArray(_backend, DType, length, Data + DTypes.ByteCount(DType, offset));
     }
 
     public override void Dispose()

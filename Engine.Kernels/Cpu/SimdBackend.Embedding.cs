@@ -9,13 +9,18 @@ public sealed unsafe partial class SimdBackend
     public void Embedding(DeviceArray table, DeviceArray tokens, DeviceArray output, int count, int hidden)
     {
         if (hidden <= 0) throw new ArgumentOutOfRangeException(nameof(hidden));
-        RequireWeightType(table, nameof(table));
+        RequireWeightType(table, nameof(table), quantizedAllowed: true);
         Require(tokens, DType.I32, count, nameof(tokens));
         Require(output, DType.F32, (long)count * hidden, nameof(output));
         long vocab = table.Length / hidden;
         int* ids = PointerOf<int>(tokens);
         for (int i = 0; i < count; i++)
             if ((uint)ids[i] >= vocab) throw new EngineException($"token id {ids[i]} is outside the vocabulary (size {vocab})");
+        if (table.DType == DType.Q8_0)
+        {
+            EmbeddingQ8_0((byte*)PointerOf(table), ids, PointerOf<float>(output), count, hidden);
+            return;
+        }
         var kernel = new EmbeddingKernel(this, PointerOf(table), ids, PointerOf<float>(output), count, hidden);
         KernelDispatch.Run(ref kernel, table.DType);
     }

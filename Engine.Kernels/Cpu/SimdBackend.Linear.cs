@@ -22,11 +22,15 @@ public sealed unsafe partial class SimdBackend
     {
         if (rows <= 0 || inDim <= 0 || outDim <= 0) throw new ArgumentOutOfRangeException(nameof(rows), $"bad linear shape rows={rows} in={inDim} out={outDim}");
         Require(x, DType.F32, (long)rows * inDim, nameof(x));
-        RequireWeightType(weight, nameof(weight));
+        RequireWeightType(weight, nameof(weight), quantizedAllowed: true);
         Require(weight, (long)outDim * inDim, nameof(weight));
         Require(output, DType.F32, (long)rows * outDim, nameof(output));
-        var kernel = new LinearKernel(this, PointerOf<float>(x), PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
-        KernelDispatch.Run(ref kernel, weight.DType);
+        if (weight.DType == DType.Q8_0) LinearQ8_0(PointerOf<float>(x), (byte*)PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
+        else
+        {
+            var kernel = new LinearKernel(this, PointerOf<float>(x), PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
+            KernelDispatch.Run(ref kernel, weight.DType);
+        }
         if (bias is null) return;
         RequireWeightType(bias, nameof(bias));
         Require(bias, outDim, nameof(bias));
@@ -97,25 +101,65 @@ public sealed unsafe partial class SimdBackend
                 int chunk = task % chunks, block = task / chunks;
                 int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);
                 int r0 = block * PrefillRowBlock, rEnd = Math.Min(r, r0 + PrefillRowBlock);
-                int row = r0;
-                for (; row + 4 <= rEnd; row += 4)
+                PrefillTile<TVec, TElem>(px, w, 0, o0, oEnd, r0, rEnd, n, po, m);
+            });
+        }
+    }
+
+    /// <summary>
+    /// output[row, o] = x[row] · weight row o for rows [r0, rEnd) and outputs [o0, oEnd), where weight row o
+    /// is row o - wRow0 of <paramref name="w"/> (a whole matrix, or a chunk of rows widened elsewhere).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefillTile<TVec, TElem>(float* px, void* w, int wRow0, int o0, int oEnd, int r0, int rEnd, int n, float* po, int m)
+        where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+    {
+        int row = r0;
+        for (; row + 4 <= rEnd; row += 4)
+        {
+            float* xr = px + (long)row * n, outRows = po + (long)row * m + wRow0;
+            int o = o0 - wRow0, end = oEnd - wRow0;
+            for (; o + 4 <= end; o += 4) LinearKernels.Rows4x4<TVec, TElem>(xr, w, o, n, outRows, m);
+            for (; o < end; o++)
+                for (int k = 0; k < 4; k++) outRows[(long)k * m + o] = RowKernels.Dot<TVec, TElem>(xr + (long)k * n, w, (long)o * n, n);
+        }
+        for (; row < rEnd; row++)
+        {
+            float* xr = px + (long)row * n, outRow = po + (long)row * m + wRow0;
+            int o = o0 - wRow0, end = oEnd - wRow0;
+            for (; o + 4 <= end; o += 4) RowKernels.Dot4<TVec, TElem>(xr, w, (long)o * n, n, n, outRow + o);
+            for (; o < end; o++) outRow[o] = RowKernels.Dot<TVec, TElem>(xr, w, (long)o * n, n);
+        }
+    }
+
+    /// <summary>Prefill over Q8_0 weights: each task widens its chunk of weight rows to F32 once, then runs the float tile.</summary>
+    private readonly struct Q8_0PrefillKernel(SimdBackend backend, float* x, byte* weight, float* output, int rows, int inDim, int outDim) : ITypedKernel
+    {
+        public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
+        {
+            float* px = x, po = output; byte* w = weight; int n = inDim, m = outDim, r = rows;
+            long rowBytes = (long)n / Q8_0Kernels.Block * Q8_0Kernels.BlockBytes;
+            int chunks = (m + PrefillWeightChunk - 1) / PrefillWeightChunk;
+            int blocks = (r + PrefillRowBlock - 1) / PrefillRowBlock;
+            backend.RunTasks(chunks * blocks, (long)r * m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
+            {
+                int chunk = task % chunks, block = task / chunks;
+                int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);
+                int r0 = block * PrefillRowBlock, rEnd = Math.Min(r, r0 + PrefillRowBlock);
+                float[] widened = WidenedChunk is { } cached && cached.Length >= PrefillWeightChunk * n
+                    ? cached
+                    : WidenedChunk = new float[PrefillWeightChunk * n];
+                fixed (float* buffer = widened)
                 {
-                    float* xr = px + (long)row * n, outRows = po + (long)row * m;
-                    int o = o0;
-                    for (; o + 4 <= oEnd; o += 4) LinearKernels.Rows4x4<TVec, TElem>(xr, w, o, n, outRows, m);
-                    for (; o < oEnd; o++)
-                        for (int k = 0; k < 4; k++) outRows[(long)k * m + o] = RowKernels.Dot<TVec, TElem>(xr + (long)k * n, w, (long)o * n, n);
-                }
-                for (; row < rEnd; row++)
-                {
-                    float* xr = px + (long)row * n, outRow = po + (long)row * m;
-                    int o = o0;
-                    for (; o + 4 <= oEnd; o += 4) RowKernels.Dot4<TVec, TElem>(xr, w, (long)o * n, n, n, outRow + o);
-                    for (; o < oEnd; o++) outRow[o] = RowKernels.Dot<TVec, TElem>(xr, w, (long)o * n, n);
+                    for (int o = o0; o < oEnd; o++) Q8_0Kernels.Widen(w + o * rowBytes, buffer + (long)(o - o0) * n, n);
+                    PrefillTile<TVec, TElem>(px, buffer, o0, o0, oEnd, r0, rEnd, n, po, m);
                 }
             });
         }
     }
+
+    /// <summary>Per worker thread: the F32 rows of the Q8_0 weight chunk it is multiplying.</summary>
+    [ThreadStatic] private static float[]? WidenedChunk;
 
     /// <summary>output[r, :] += widen(bias).</summary>
     private readonly struct BiasKernel(SimdBackend backend, void* bias, float* output, int rows, int outDim) : ITypedKernel

@@ -52,7 +52,7 @@ public sealed unsafe partial class SimdBackend : IBackend
     public void Upload<T>(DeviceArray dst, ReadOnlySpan<T> src, long dstOffset = 0) where T : unmanaged
     {
         T* target = PointerOf<T>(dst);
-        if (dstOffset < 0 || dstOffset + src.Length > dst.Length)
+        if (dstOffset < 0 || dstOffset + src.Length > Capacity(dst))
             throw new ArgumentOutOfRangeException(nameof(dstOffset), $"upload of {src.Length} at {dstOffset} overruns array of {dst.Length}");
         src.CopyTo(new Span<T>(target + dstOffset, src.Length));
         Transfers.AddToDevice((long)src.Length * sizeof(T));
@@ -61,7 +61,7 @@ public sealed unsafe partial class SimdBackend : IBackend
     public void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged
     {
         T* source = PointerOf<T>(src);
-        if (srcOffset < 0 || srcOffset + dst.Length > src.Length)
+        if (srcOffset < 0 || srcOffset + dst.Length > Capacity(src))
             throw new ArgumentOutOfRangeException(nameof(srcOffset), $"download of {dst.Length} at {srcOffset} overruns array of {src.Length}");
         new ReadOnlySpan<T>(source + srcOffset, dst.Length).CopyTo(dst);
         Transfers.AddToHost((long)dst.Length * sizeof(T));
@@ -76,10 +76,13 @@ public sealed unsafe partial class SimdBackend : IBackend
     /// </summary>
     internal static T* PointerOf<T>(DeviceArray array) where T : unmanaged
     {
-        if (sizeof(T) != DTypes.SizeOf(array.DType))
+        if (DTypes.IsBlockQuantized(array.DType) ? sizeof(T) != 1 : sizeof(T) != DTypes.SizeOf(array.DType))
             throw new ArgumentException($"element type {typeof(T).Name} does not match array dtype {array.DType}");
         return (T*)PointerOf(array);
     }
+
+    /// <summary>Units Upload/Download address in an array: elements, or bytes for block-quantized dtypes.</summary>
+    private static long Capacity(DeviceArray array) => DTypes.IsBlockQuantized(array.DType) ? array.ByteLength : array.Length;
 
     /// <summary>The untyped memory of an array this backend allocated (or a view of one).</summary>
     internal static void* PointerOf(DeviceArray array) => array is HostArray host
@@ -99,10 +102,10 @@ public sealed unsafe partial class SimdBackend : IBackend
         if (array.Length < needed) throw new ArgumentException($"{name} holds {array.Length} elements, the op needs {needed}");
     }
 
-    private static void RequireWeightType(DeviceArray array, string name)
+    private static void RequireWeightType(DeviceArray array, string name, bool quantizedAllowed = false)
     {
-        if (array.DType is not (DType.F32 or DType.F16 or DType.BF16))
-            throw new ArgumentException($"{name} must be F32, F16 or BF16, got {array.DType}");
+        if (array.DType is not (DType.F32 or DType.F16 or DType.BF16) && !(quantizedAllowed && array.DType == DType.Q8_0))
+            throw new ArgumentException($"{name} must be F32, F16 or BF16{(quantizedAllowed ? " or Q8_0" : "")}, got {array.DType}");
     }
 
     public void Dispose() => _pool.Dispose();

@@ -108,14 +108,14 @@ public sealed class ModelWeights : IDisposable
     {
         var views = names.Select(checkpoint.Get).ToArray();
         long[] Shape(int i) => cols == 1 ? [rows[i]] : [rows[i], cols];
-        if (views.Any(v => v.DType != views[0].DType))
+        if (views.Any(v => DeviceType(backend, v) != DeviceType(backend, views[0])))
         {
             var separate = new DeviceArray[views.Length];
             for (int i = 0; i < views.Length; i++) uploaded.Add(separate[i] = UploadTensor(backend, views[i], Shape(i)));
             return new StackedTensors(null, separate);
         }
         for (int i = 0; i < views.Length; i++) CheckTensor(views[i], Shape(i));
-        var whole = backend.Allocate(views[0].DType, rows.Sum() * cols);
+        var whole = backend.Allocate(DeviceType(backend, views[0]), rows.Sum() * cols);
         uploaded.Add(whole);
         var parts = new DeviceArray[views.Length];
         long offset = 0;
@@ -128,10 +128,14 @@ public sealed class ModelWeights : IDisposable
         return new StackedTensors(whole, parts);
     }
 
+    /// <summary>The dtype a weight takes on the device: its own, or F32 for a quantized dtype the backend has no kernels for.</summary>
+    private static DType DeviceType(IBackend backend, TensorView view) =>
+        backend.SupportsWeightType(view.DType) ? view.DType : DTypes.IsBlockQuantized(view.DType) ? DType.F32 : view.DType;
+
     private static void CheckTensor(TensorView view, long[] shape)
     {
-        if (view.DType is not (DType.F32 or DType.F16 or DType.BF16))
-            throw new EngineException($"tensor {view.Name} in {view.File} has dtype {view.DType}; weights must be F32, F16 or BF16");
+        if (view.DType is not (DType.F32 or DType.F16 or DType.BF16 or DType.Q8_0))
+            throw new EngineException($"tensor {view.Name} in {view.File} has dtype {view.DType}; weights must be F32, F16, BF16 or Q8_0");
         if (!view.Shape.SequenceEqual(shape))
             throw new EngineException($"tensor {view.Name} in {view.File} has shape [{string.Join(", ", view.Shape)}], expected [{string.Join(", ", shape)}] from config.json");
     }
@@ -139,7 +143,7 @@ public sealed class ModelWeights : IDisposable
     private static DeviceArray UploadTensor(IBackend backend, TensorView view, long[] shape)
     {
         CheckTensor(view, shape);
-        var array = backend.Allocate(view.DType, view.ElementCount);
+        var array = backend.Allocate(DeviceType(backend, view), view.ElementCount);
         try
         {
             CopyTensor(backend, view, array, 0);
@@ -157,6 +161,25 @@ public sealed class ModelWeights : IDisposable
     {
         // Slices keep each span under 2 GiB (embeddings of large vocabularies can exceed it).
         const int sliceBytes = 1 << 30;
+        if (DTypes.IsBlockQuantized(view.DType))
+        {
+            if (array.DType == view.DType)
+            {
+                long byteAt = DTypes.ByteCount(view.DType, at);
+                for (long offset = 0; offset < view.ByteLength; offset += sliceBytes)
+                    backend.Upload(array, view.Slice(offset, (int)Math.Min(sliceBytes, view.ByteLength - offset)), byteAt + offset);
+                return;
+            }
+            // No kernels for the type on this backend: dequantized to F32 as it goes up.
+            var buffer = new float[Math.Min(view.ElementCount, 1 << 20)];
+            for (long start = 0; start < view.ElementCount; start += buffer.Length)
+            {
+                var part = buffer.AsSpan(0, (int)Math.Min(buffer.Length, view.ElementCount - start));
+                view.ReadFloat32(start, part);
+                backend.Upload<float>(array, part, at + start);
+            }
+            return;
+        }
         int elementSize = DTypes.SizeOf(view.DType);
         for (long offset = 0; offset < view.ByteLength; offset += sliceBytes)
         {

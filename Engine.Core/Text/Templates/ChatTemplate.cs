@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Engine.Core.Checkpoints.Gguf;
 
 namespace Engine.Core.Text.Templates;
 
@@ -48,6 +49,7 @@ public sealed class ChatTemplate
     /// </summary>
     public static ChatTemplate? Load(string folder)
     {
+        if (GgufModelPath.Find(folder) is string gguf) return FromGguf(gguf);
         if (!Directory.Exists(folder)) throw new EngineException($"model folder '{folder}' does not exist");
         string configPath = Path.Combine(folder, TokenizerConfigFileName);
         JsonObject? config = File.Exists(configPath) ? ReadConfig(configPath) : null;
@@ -58,6 +60,20 @@ public sealed class ChatTemplate
         if (config is not null)
             foreach (string name in SpecialTokenNames)
                 if (config.TryGetPropertyValue(name, out var value)) tokens[name] = value;
+        return Parse(source, tokens);
+    }
+
+    /// <summary>A GGUF file's tokenizer.chat_template, with its BOS/EOS token texts; null when it has none.</summary>
+    private static ChatTemplate? FromGguf(string path)
+    {
+        using var file = GgufFile.Open(path);
+        var m = file.Metadata;
+        if (m.GetString("tokenizer.chat_template") is not string source) return null;
+        string[] vocabulary = m.GetArray<string>("tokenizer.ggml.tokens", "string") ?? [];
+        var tokens = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        foreach (var (name, key) in new[] { ("bos_token", "tokenizer.ggml.bos_token_id"), ("eos_token", "tokenizer.ggml.eos_token_id"),
+                     ("pad_token", "tokenizer.ggml.padding_token_id"), ("unk_token", "tokenizer.ggml.unknown_token_id") })
+            if (m.GetInteger(key) is long id && id >= 0 && id < vocabulary.Length) tokens[name] = JsonValue.Create(vocabulary[id]);
         return Parse(source, tokens);
     }
 

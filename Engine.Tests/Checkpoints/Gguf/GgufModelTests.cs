@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Engine.Core;
+using Engine.Core.Checkpoints;
+using Engine.Core.Checkpoints.Gguf;
+using Engine.Core.Config;
+using Engine.Core.Sampling;
+using Engine.Models;
+using Engine.Models.Generation;
+using Engine.Tests.Models;
+using Engine.Tests.Support;
+using NUnit.Framework;
+
+namespace Engine.Tests.Checkpoints.Gguf;
+
+/// <summary>
+/// GGUF models end to end: stories260K from llama.cpp's converter reproduces the trained model's greedy
+/// text byte for byte, and every kq-tiny file (every supported type) its float64 greedy reference,
+/// on the SIMD backend and on ILGPU's CPU accelerator.
+/// </summary>
+public class GgufModelTests
+{
+    /// <summary>Device names (as --device takes them) of the SIMD backend, ILGPU's CPU accelerator and any GPU present.</summary>
+    private static IEnumerable<string> Backends() => TestBackends.Available().Select(b => b == "cpu-simd" ? "cpu" : b);
+
+    /// <summary>
+    /// ILGPU's CPU accelerator simulates every GPU thread: a whole model takes minutes per token on a
+    /// shared 2-core machine, so its cases run when asked for by name (they run as is on a GPU).
+    /// </summary>
+    private static TestCaseData Case(TestCaseData data, string backend) =>
+        backend == "ilgpu-cpu" ? data.Explicit("ILGPU's CPU accelerator is minutes per model here; run by name") : data;
+
+    private static IEnumerable<TestCaseData> BackendCases() =>
+        Backends().Select(b => Case(new TestCaseData(b).SetName($"Stories260KGreedyTextMatchesExpectedByteForByte({b})"), b));
+
+    private static InferenceEngine Load(string backend, string path) =>
+        InferenceEngine.Load(path, new EngineOptions { Device = backend, KvDType = DType.F32, KvMemoryBytes = 16L << 20, ContextLimit = 1024 });
+
+    [Test]
+    public void Stories260KConfigMatchesItsHuggingFaceConfig()
+    {
+        var fromGguf = ModelConfigLoader.Load(GgufAssets.Path("stories260K-f32.gguf"));
+        var fromHf = ModelConfigLoader.Load(SharedAssets.Require("models", "stories260K"));
+        Assert.That(fromGguf with { RmsNormEps = fromHf.RmsNormEps, DType = fromHf.DType }, Is.EqualTo(fromHf with { EosTokenIds = fromGguf.EosTokenIds }));
+        Assert.That((float)fromGguf.RmsNormEps, Is.EqualTo((float)fromHf.RmsNormEps));
+    }
+
+    [TestCase("stories260K-f32.gguf")]
+    [TestCase("stories260K-f16.gguf")]
+    public void TensorsEqualTheSafetensorsCheckpointWithQkRowsUnpermuted(string name)
+    {
+        string folder = SharedAssets.Require("models", "stories260K");
+        using var gguf = Checkpoint.Open(GgufAssets.Path(name));
+        using var hf = Checkpoint.Open(folder);
+        var config = ModelConfigLoader.Load(folder);
+        foreach (var expected in WeightSpec.For(config))
+        {
+            float[] want = hf.Get(expected.Name).ToFloat32Array();
+            var view = gguf.Get(expected.Name);
+            Assert.That(view.Shape, Is.EqualTo(expected.Shape), expected.Name);
+            float[] got = view.ToFloat32Array();
+            if (name.Contains("f16") && view.DType == DType.F16) want = want.Select(v => (float)(Half)v).ToArray();
+            Assert.That(got, Is.EqualTo(want), expected.Name);
+        }
+    }
+
+    [TestCaseSource(nameof(BackendCases))]
+    public void Stories260KGreedyTextMatchesExpectedByteForByte(string backend)
+    {
+        string expected = File.ReadAllText(SharedAssets.Require("models", "stories260K", "expected_greedy_200.txt"));
+        using var reference = GgufAssets.Json("stories260K-greedy200.json");
+        int[] ids = reference.RootElement.GetProperty("files").GetProperty("stories260K-f32.gguf").GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        using var engine = Load(backend, GgufAssets.Path("stories260K-f32.gguf"));
+        var completion = engine.Generate([1], engine.DefaultOptions() with { MaxTokens = 200, IgnoreEos = true });
+        string text = string.Concat(completion.Run().Select(t => t.Text));
+        Assert.That(completion.TokenIds, Is.EqualTo(ids));
+        Assert.That(text, Is.EqualTo(expected));
+    }
+
+    private static IEnumerable<TestCaseData> TinyCases()
+    {
+        foreach (string backend in Backends())
+            foreach (string file in GgufAssets.KqTinyFiles)
+                yield return Case(new TestCaseData(backend, file).SetName($"KqTinyReproducesFloat64Reference({backend}, {file})"), backend);
+    }
+
+    /// <summary>Every prompt's 32 greedy tokens exactly, top-5 log-probabilities within 2e-3 (the model computes in float32).</summary>
+    [TestCaseSource(nameof(TinyCases))]
+    public void KqTinyReproducesFloat64Reference(string backend, string file)
+    {
+        using var reference = GgufAssets.Json("kq-tiny-float64.json");
+        var entry = reference.RootElement.GetProperty("files").GetProperty(file);
+        using var engine = Load(backend, GgufAssets.Path(file));
+        var prompts = entry.GetProperty("prompts").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!, p => Ints(p.GetProperty("ids")));
+        foreach (var result in entry.GetProperty("results").EnumerateArray())
+        {
+            string prompt = result.GetProperty("prompt").GetString()!;
+            int[] want = Ints(result.GetProperty("tokens"));
+            var completion = engine.Generate(prompts[prompt], new GenerationOptions { MaxTokens = want.Length, IgnoreEos = true, Logprobs = 5, Sampling = new SamplingOptions { Temperature = 0 } });
+            var tokens = completion.Run().ToList();
+            Assert.That(tokens.Select(t => t.Id).ToArray(), Is.EqualTo(want), $"{file} prompt {prompt}");
+            var top5 = result.GetProperty("top5").EnumerateArray().ToList();
+            double worst = 0;
+            for (int step = 0; step < tokens.Count; step++)
+            {
+                var expected = top5[step].EnumerateArray().Select(p => (Id: p[0].GetInt32(), Logprob: p[1].GetDouble())).ToList();
+                var actual = tokens[step].TopLogprobs!;
+                Assert.That(actual.Take(5).Select(p => p.Id), Is.EqualTo(expected.Select(p => p.Id)).Or.Count.EqualTo(5), $"{prompt} step {step}");
+                foreach (var (id, logprob) in expected)
+                {
+                    var match = actual.FirstOrDefault(p => p.Id == id);
+                    if (match.Id != id) continue; // ranks 4-5 may swap on near-ties
+                    worst = Math.Max(worst, Math.Abs(match.Logprob - logprob));
+                }
+            }
+            Assert.That(worst, Is.LessThan(2e-3), $"{file} prompt {prompt}: worst top-5 log-probability error");
+        }
+    }
+
+    private static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+}
