@@ -73,7 +73,8 @@ public class BatchedEqualsAloneTests
         {
             bool small = backend == "ilgpu-cpu";
             yield return new TestCaseData(backend, Mix(small, SamplingOptions.Greedy)).SetName($"GreedyMixBatchedEqualsAlone({backend})");
-            yield return new TestCaseData(backend, Mix(small, seeded)).SetName($"SeededMixBatchedEqualsAlone({backend})");
+            // The simulator runs whole models slowly: seeded sampling adds nothing backend-specific, so it runs on the SIMD backend only.
+            if (!small) yield return new TestCaseData(backend, Mix(small, seeded)).SetName($"SeededMixBatchedEqualsAlone({backend})");
         }
     }
 
