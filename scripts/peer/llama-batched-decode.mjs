@@ -92,7 +92,7 @@ function promptTokens(sequenceIndex, length, vocabLimit) {
 
 // One repetition at one level: prefill every sequence's prompt except its last token (batched by the
 // context's scheduler), then decode `gen` steps of N tokens, each sequence feeding back its greedy token.
-async function runOnce(sequences, args, vocabLimit) {
+async function runOnce(sequences, args, vocabLimit, decodeCalls) {
     const prompts = sequences.map((_, i) => promptTokens(i, args.prompt, vocabLimit));
     await Promise.all(sequences.map((s) => s.clearHistory()));
 
@@ -100,6 +100,7 @@ async function runOnce(sequences, args, vocabLimit) {
     await Promise.all(sequences.map((s, i) => s.evaluateWithoutGeneratingNewTokens(prompts[i].slice(0, -1))));
     const prefillMs = performance.now() - prefillStart;
 
+    const callsBefore = decodeCalls.count;
     const decodeStart = performance.now();
     const generated = await Promise.all(sequences.map(async (s, i) => {
         let count = 0;
@@ -116,7 +117,21 @@ async function runOnce(sequences, args, vocabLimit) {
         prefillTokensPerSecond: (n * (args.prompt - 1)) / (prefillMs / 1000),
         decodeTokensPerSecond: (n * args.gen) / (decodeMs / 1000),
         perSequenceDecodeTokensPerSecond: args.gen / (decodeMs / 1000),
+        decodeCalls: decodeCalls.count - callsBefore,
     };
+}
+
+// Counts llama_decode calls by wrapping node-llama-cpp's internal native context (not public API: if it is
+// not there, the count is reported as unavailable) to show whether each decode step really batched N tokens.
+function countDecodeCalls(context) {
+    const counter = { count: 0, available: false };
+    const native = context._ctx;
+    if (native && typeof native.decodeBatch === "function") {
+        const decodeBatch = native.decodeBatch.bind(native);
+        native.decodeBatch = (...a) => { counter.count++; return decodeBatch(...a); };
+        counter.available = true;
+    }
+    return counter;
 }
 
 async function main() {
@@ -153,8 +168,8 @@ async function main() {
         console.log(`  model ${info.model}, threads ${args.threads}, prompt ${args.prompt}, gen ${args.gen}, `
             + `median of ${args.repetitions}, batch ${args.batch}, flash-attn ${args.flashAttn}`);
         console.log("");
-        console.log("| sequences | prompt tok/s | decode tok/s (aggregate) | decode tok/s per sequence | vs 1 sequence |");
-        console.log("|---:|---:|---:|---:|---:|");
+        console.log("| sequences | prompt tok/s | decode tok/s (aggregate) | decode tok/s per sequence | vs 1 sequence | tokens per llama_decode |");
+        console.log("|---:|---:|---:|---:|---:|---:|");
     }
 
     const levels = [];
@@ -165,9 +180,10 @@ async function main() {
             flashAttention: args.flashAttn === "auto" ? "auto" : args.flashAttn === "on",
         });
         const sequences = Array.from({ length: n }, () => context.getSequence());
-        await runOnce(sequences, { ...args, prompt: Math.min(args.prompt, 16), gen: 4 }, vocabLimit); // warm-up
+        const decodeCalls = countDecodeCalls(context);
+        await runOnce(sequences, { ...args, prompt: Math.min(args.prompt, 16), gen: 4 }, vocabLimit, decodeCalls); // warm-up
         const runs = [];
-        for (let r = 0; r < args.repetitions; r++) runs.push(await runOnce(sequences, args, vocabLimit));
+        for (let r = 0; r < args.repetitions; r++) runs.push(await runOnce(sequences, args, vocabLimit, decodeCalls));
         await context.dispose();
 
         const level = {
@@ -175,6 +191,8 @@ async function main() {
             prefillTokensPerSecond: median(runs.map((x) => x.prefillTokensPerSecond)),
             decodeTokensPerSecond: median(runs.map((x) => x.decodeTokensPerSecond)),
             perSequenceDecodeTokensPerSecond: median(runs.map((x) => x.perSequenceDecodeTokensPerSecond)),
+            // N when every decode step is one llama_decode of all N sequences (null: count unavailable)
+            tokensPerDecodeCall: decodeCalls.available ? median(runs.map((x) => (n * args.gen) / x.decodeCalls)) : null,
             runs,
         };
         const one = levels.find((l) => l.sequences === 1);
@@ -183,7 +201,7 @@ async function main() {
         if (!args.json) {
             const x = level.speedupOverOne === null ? "" : `${level.speedupOverOne.toFixed(2)}x`;
             console.log(`| ${n} | ${level.prefillTokensPerSecond.toFixed(1)} | ${level.decodeTokensPerSecond.toFixed(2)} `
-                + `| ${level.perSequenceDecodeTokensPerSecond.toFixed(2)} | ${x} |`);
+                + `| ${level.perSequenceDecodeTokensPerSecond.toFixed(2)} | ${x} | ${level.tokensPerDecodeCall?.toFixed(1) ?? "?"} |`);
         }
     }
     if (args.json) console.log(JSON.stringify({ ...info, levels }, null, 2));
