@@ -22,7 +22,7 @@ function fail(message) {
 function parseArgs(argv) {
     const args = {
         model: null, threads: 2, sequences: [1, 4, 8, 16], prompt: 128, gen: 128, repetitions: 3, batch: 512,
-        flashAttn: "auto", json: false, nodeModules: process.env.NODE_PATH?.split(path.delimiter)[0] ?? null,
+        flashAttn: "auto", dispatch: "all", json: false, nodeModules: process.env.NODE_PATH?.split(path.delimiter)[0] ?? null,
     };
     const positiveInt = (flag, text) => {
         const n = Number(text);
@@ -46,11 +46,17 @@ function parseArgs(argv) {
                 args.flashAttn = v;
                 break;
             }
+            case "--dispatch": {
+                const v = value();
+                if (!["all", "next-cycle"].includes(v)) fail(`--dispatch must be all or next-cycle, got '${v}'`);
+                args.dispatch = v;
+                break;
+            }
             case "--node-modules": args.nodeModules = value(); break;
             case "--json": args.json = true; break;
             case "-h": case "--help":
                 console.log("usage: llama-batched-decode.mjs --model X.gguf [--threads 2] [--sequences 1,4,8,16] [--prompt 128] "
-                    + "[--gen 128] [--repetitions 3] [--batch 512] [--flash-attn auto|on|off] [--node-modules DIR] [--json]");
+                    + "[--gen 128] [--repetitions 3] [--batch 512] [--flash-attn auto|on|off] [--dispatch all|next-cycle] [--node-modules DIR] [--json]");
                 process.exit(0);
             default: fail(`unknown option ${a}`);
         }
@@ -121,17 +127,38 @@ async function runOnce(sequences, args, vocabLimit, decodeCalls) {
     };
 }
 
-// Counts llama_decode calls by wrapping node-llama-cpp's internal native context (not public API: if it is
-// not there, the count is reported as unavailable) to show whether each decode step really batched N tokens.
+// Counts llama_decode calls by putting a proxy in front of node-llama-cpp's internal native context (not
+// public API: if it is not there, the count is reported as unavailable), to show whether each decode step
+// really batched all N sequences.
 function countDecodeCalls(context) {
     const counter = { count: 0, available: false };
     const native = context._ctx;
-    if (native && typeof native.decodeBatch === "function") {
-        const decodeBatch = native.decodeBatch.bind(native);
-        native.decodeBatch = (...a) => { counter.count++; return decodeBatch(...a); };
+    if (!native || typeof native.decodeBatch !== "function") return counter;
+    try {
+        context._ctx = new Proxy(native, {
+            get(target, key) {
+                if (key === "decodeBatch") return (...a) => { counter.count++; return target.decodeBatch(...a); };
+                const v = target[key];
+                return typeof v === "function" ? v.bind(target) : v;
+            },
+        });
         counter.available = true;
-    }
+    } catch { /* left unwrapped: count unavailable */ }
     return counter;
+}
+
+// node-llama-cpp's "nextCycle" schedule (its default) decodes whatever is queued on the next event-loop turn,
+// so a sequence whose sampling finished late misses the step and decodes in a batch of its own. "all" decodes
+// as soon as every sequence has queued its token (llama-batched-bench's one llama_decode of N tokens per
+// step), with a 200 ms fallback for a step where some sequence queues nothing. Internal API: if the hook is
+// not there, "all" behaves like "next-cycle".
+function applyDispatch(context, kind) {
+    if (kind !== "all" || typeof context._scheduleDecode !== "function") return;
+    const scheduleDecode = context._scheduleDecode.bind(context);
+    context._scheduleDecode = () => {
+        if (context._queuedDecodeSequenceIds?.size === context.totalSequences) context.dispatchPendingBatch();
+        else scheduleDecode();
+    };
 }
 
 async function main() {
@@ -159,14 +186,14 @@ async function main() {
         systemInfo: llama.systemInfo,
         model: path.resolve(args.model),
         threads: args.threads, prompt: args.prompt, gen: args.gen, repetitions: args.repetitions,
-        batch: args.batch, flashAttn: args.flashAttn,
+        batch: args.batch, flashAttn: args.flashAttn, dispatch: args.dispatch,
     };
     if (!args.json) {
         console.log(`${info.peer}: release ${info.llamaCppRelease.release} (${info.buildType})`);
         for (const line of info.backend) console.log(`  backend: ${line}`);
         console.log(`  system: ${info.systemInfo}`);
         console.log(`  model ${info.model}, threads ${args.threads}, prompt ${args.prompt}, gen ${args.gen}, `
-            + `median of ${args.repetitions}, batch ${args.batch}, flash-attn ${args.flashAttn}`);
+            + `median of ${args.repetitions}, batch ${args.batch}, flash-attn ${args.flashAttn}, dispatch ${args.dispatch}`);
         console.log("");
         console.log("| sequences | prompt tok/s | decode tok/s (aggregate) | decode tok/s per sequence | vs 1 sequence | tokens per llama_decode |");
         console.log("|---:|---:|---:|---:|---:|---:|");
@@ -178,8 +205,10 @@ async function main() {
             sequences: n, contextSize: args.prompt + args.gen + 16, batchSize: Math.max(args.batch, n),
             threads: args.threads,
             flashAttention: args.flashAttn === "auto" ? "auto" : args.flashAttn === "on",
+            batching: { dispatchSchedule: args.dispatch === "all" ? (dispatch) => setTimeout(dispatch, 200) : "nextCycle" },
         });
         const sequences = Array.from({ length: n }, () => context.getSequence());
+        applyDispatch(context, args.dispatch);
         const decodeCalls = countDecodeCalls(context);
         await runOnce(sequences, { ...args, prompt: Math.min(args.prompt, 16), gen: 4 }, vocabLimit, decodeCalls); // warm-up
         const runs = [];
