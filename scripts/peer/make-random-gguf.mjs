@@ -263,4 +263,8 @@ function main() {
         + `${vocab.tokens.length} tokens (${vocab.merges.length} merges), seed ${args.seed}`);
 }
 
-main();
+try {
+    main();
+} catch (e) {
+    fail(e?.message ?? String(e));
+}
