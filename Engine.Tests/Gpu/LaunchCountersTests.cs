@@ -91,12 +91,14 @@ public sealed class LaunchCountersTests
                                       $"{counters.HostSyncsPerToken} host syncs, {counters.HostDeviceBytesPerToken} host-device bytes per token");
             // Per layer (14): 2 RMSNorms, the fused q/k/v product and its bias, 2 RoPEs, the KV write, attention split
             // and combine, the output product, 2 residual adds, the fused gate/up product, SiLU*mul, the down product.
-            // Per token: the embedding, the final RMSNorm, the LM head, and the device argmax when greedy.
-            Assert.That(counters.KernelLaunchesPerToken, Is.EqualTo(14 * layers + 3 + (greedy ? 1 : 0)));
-            // Two uploads (the token id and its position; each of ILGPU's host copies waits) and one readback
-            // (the argmax's index, or the logits for sampling on the host). Page tables grow every 16th slot: not in this short run.
-            Assert.That(counters.HostSyncsPerToken, Is.EqualTo(3));
-            Assert.That(counters.HostDeviceBytesPerToken, Is.EqualTo(2 * sizeof(int) + (greedy ? sizeof(int) : vocab * sizeof(float))));
+            // Per step: the embedding, the gather of the rows that need logits, the final RMSNorm, the LM head, and
+            // the device argmax when greedy. The engine loop runs ahead of the reader, so the probe, which counts
+            // between delivered tokens, may see part of one more step: bounds, not exact values.
+            Assert.That(counters.KernelLaunchesPerToken, Is.InRange(14 * layers + 4 + (greedy ? 1 : 0), 14 * layers + 6 + (greedy ? 1 : 0)));
+            // One upload per step (token ids, positions and page tables in one buffer) and the readback: the argmax
+            // indices and the chosen logit (the non-finite check) when greedy, the logits when sampling.
+            Assert.That(counters.HostSyncsPerToken, Is.InRange(2, greedy ? 4 : 3));
+            Assert.That(counters.HostDeviceBytesPerToken, Is.GreaterThan(greedy ? 8 : vocab * sizeof(float)));
         }
     }
 
