@@ -61,13 +61,6 @@ public sealed class KvPolicyOptions
     }
 
     /// <summary>`--prefill-chunk`: a chunk size (0: the whole prompt) or `auto` (with LagKV: S + 2L, then L; without: the default).</summary>
-    public static PrefillSchedule ParsePrefillChunk(string? text, LagKvOptions? options)
-    {
-        if (text is null) return PrefillSchedule.Default;
-        string t = text.Trim().ToLowerInvariant();
-        if (t == "auto") return options is null ? PrefillSchedule.Default : LagKvPrefill.Auto(options);
-        if (!int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int size))
-            throw new EngineException($"--prefill-chunk '{text}': expected a token count (0: whole prompt) or auto");
-        return PrefillSchedule.Fixed(size);
-    }
+    public static PrefillSchedule ParsePrefillChunk(string? text, LagKvOptions? options) =>
+        text is null ? PrefillSchedule.Default : LagKvPrefill.Parse(text, options, "--prefill-chunk");
 }
