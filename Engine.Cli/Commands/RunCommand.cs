@@ -23,6 +23,7 @@ internal static class RunCommand
     private static readonly Option<string> Model = new("--model") { Description = "Model: registry name, Hugging Face repo id or folder", Required = true };
     private static readonly Option<string?> Prompt = new("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer, BOS added as it does)" };
     private static readonly Option<string?> PromptIds = new("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3" };
+    private static readonly Option<string?> Batch = new("--batch") { Description = "Offline batch: a JSONL file, one request per line ({\"prompt\"|\"prompt_ids\"|\"messages\": ..., options}); all run at once; flags are every line's defaults" };
     private static readonly Option<bool> Chat = new("--chat") { Description = "Interactive chat through the model's chat template: one message per stdin line; an empty line or EOF ends" };
     private static readonly Option<string?> System = new("--system") { Description = "System message (chat; with --prompt, the prompt becomes one chat turn)" };
     private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Most tokens to generate (default: generation_config.json's max_new_tokens, else 256)" };
@@ -50,7 +51,7 @@ internal static class RunCommand
         var command = new Command("run", "Generate text from a prompt, token ids or an interactive chat");
         foreach (Option option in new Option[]
                  {
-                     Model, Prompt, PromptIds, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
+                     Model, Prompt, PromptIds, Batch, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
                      IgnoreEos, PrefillChunk, Device, KvMemory, PageSize, KvDType, Threads, Json, Logprobs,
                  })
             command.Options.Add(option);
@@ -65,12 +66,14 @@ internal static class RunCommand
         var stdout = parsed.InvocationConfiguration.Output;
         var stderr = parsed.InvocationConfiguration.Error;
         var engineOptions = ReadEngineOptions(parsed);
-        int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0);
-        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat");
+        int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0)
+            + (parsed.GetValue(Batch) is not null ? 1 : 0);
+        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids, --batch or --chat");
         int[]? promptIds = parsed.GetValue(PromptIds) is { } idsText ? ParseIds(idsText) : null;
         int logprobs = parsed.GetValue(Logprobs);
         if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");
         if (parsed.GetValue(Chat) && parsed.GetValue(Json)) throw new EngineException("--json prints one request's result; it cannot be combined with --chat");
+        var batch = parsed.GetValue(Batch) is { } batchFile ? BatchRequest.ReadFile(batchFile) : null;
         var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), KvPolicy.ParseLagKv(parsed));
 
         using var engine = InferenceEngine.Load(parsed.GetValue(Model)!, engineOptions);
@@ -85,6 +88,9 @@ internal static class RunCommand
         try
         {
             var render = TemplateInputs.Read(parsed);
+            if (batch is not null)
+                return RunBatch.Execute(engine, batch, new RunBatch.Defaults(options, KvPolicy.Spec(parsed), parsed.GetValue(PrefillChunk), parsed.GetValue(System), render),
+                    parsed.GetValue(Json), stdout, stderr, cancellation.Token);
             if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, cancellation.Token);
 
             string? system = parsed.GetValue(System);
@@ -188,14 +194,14 @@ internal static class RunCommand
         return ids;
     }
 
-    private static string Summary(Completion c)
+    internal static string Summary(Completion c)
     {
         var s = c.Stats;
         return string.Create(CultureInfo.InvariantCulture,
             $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
-    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
+    internal static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy)
     {
         var s = c.Stats;
         var document = new Dictionary<string, object?>

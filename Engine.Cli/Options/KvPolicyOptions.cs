@@ -50,6 +50,10 @@ public sealed class KvPolicyOptions
         };
     }
 
+    /// <summary>The flags as a request-level spec (for requests that override some of them, e.g. `run --batch` lines).</summary>
+    public KvPolicySpec Spec(ParseResult parsed) => new(parsed.GetValue(Policy), parsed.GetValue(LagKv), parsed.GetValue(LagSize),
+        parsed.GetValue(SinkSize), parsed.GetValue(Mode), parsed.GetValue(SkipLayers));
+
     /// <summary>Resolves the flags into a policy for a model with <paramref name="layerCount"/> layers.</summary>
     public KvPolicyChoice Resolve(ParseResult parsed, int layerCount)
     {
