@@ -68,7 +68,7 @@ internal static class RunCommand
         var engineOptions = ReadEngineOptions(parsed);
         int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0)
             + (parsed.GetValue(Batch) is not null ? 1 : 0);
-        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids, --batch or --chat");
+        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat, or --batch FILE");
         int[]? promptIds = parsed.GetValue(PromptIds) is { } idsText ? ParseIds(idsText) : null;
         int logprobs = parsed.GetValue(Logprobs);
         if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");

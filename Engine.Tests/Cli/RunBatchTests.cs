@@ -128,7 +128,7 @@ public class RunBatchTests
         string stories = SharedAssets.Require("models", "stories260K");
         var (code, _, error) = Run("run", "--model", stories, "--batch", "x.jsonl", "--prompt", "a", "--device", "cpu");
         Assert.That(code, Is.Not.Zero);
-        Assert.That(error, Does.Contain("give exactly one of --prompt, --prompt-ids, --batch or --chat"));
+        Assert.That(error, Does.Contain("give exactly one of --prompt, --prompt-ids or --chat, or --batch FILE"));
         (code, _, error) = Run("run", "--model", stories, "--batch", "missing.jsonl", "--device", "cpu");
         Assert.That(error.Trim(), Is.EqualTo("error: --batch file 'missing.jsonl' not found"));
     }
