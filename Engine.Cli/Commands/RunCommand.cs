@@ -91,7 +91,7 @@ internal static class RunCommand
             if (batch is not null)
                 return RunBatch.Execute(engine, batch, new RunBatch.Defaults(options, KvPolicy.Spec(parsed), parsed.GetValue(PrefillChunk), parsed.GetValue(System), render),
                     parsed.GetValue(Json), stdout, stderr, cancellation.Token);
-            if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, cancellation.Token);
+            if (parsed.GetValue(Chat)) return Commands.RunChat.OnConsole(engine, options, render, parsed.GetValue(System), stdout, stderr);
 
             string? system = parsed.GetValue(System);
             Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
@@ -116,29 +116,6 @@ internal static class RunCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
-    }
-
-    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
-    {
-        if (engine.ChatTemplate is null) throw new EngineException($"model '{engine.Name}' has no chat template; use --prompt");
-        var messages = new List<ChatMessage>();
-        if (system is not null) messages.Add(new ChatMessage("system", system));
-        while (!cancellation.IsCancellationRequested)
-        {
-            string? line = Console.In.ReadLine();
-            if (string.IsNullOrEmpty(line)) break;
-            messages.Add(new ChatMessage("user", line));
-            var completion = engine.Chat(messages, options, render);
-            foreach (var token in completion.Run(cancellation))
-            {
-                stdout.Write(token.Text);
-                stdout.Flush();
-            }
-            stdout.WriteLine();
-            stderr.WriteLine(Summary(completion));
-            messages.Add(new ChatMessage("assistant", completion.Text));
-        }
-        return 0;
     }
 
     private static EngineOptions ReadEngineOptions(ParseResult parsed)
