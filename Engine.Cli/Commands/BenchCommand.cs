@@ -37,9 +37,10 @@ internal static class BenchCommand
         var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
+        var concurrency = new Option<string?>("--concurrency") { Description = "Levels of concurrent requests, e.g. 1,4,8,16: aggregate and per-sequence speed, TTFT and inter-token latency per level (--repetitions unused)" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB })
+        foreach (var option in new Option[] { model, device, threads, promptTokens, genTokens, repetitions, randomWeights, dtype, context, json, record, probeMiB, concurrency })
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
@@ -62,6 +63,16 @@ internal static class BenchCommand
                 throw new EngineException("--dtype applies to --random-weights; a checkpoint's weights keep the dtype they are stored in");
             var output = pr.InvocationConfiguration.Output;
             bool asJson = pr.GetValue(json);
+            if (pr.GetValue(concurrency) is { } levelsText)
+            {
+                var levels = BenchConcurrency.ParseLevels(levelsText);
+                using var engine = random ? LoadRandom(pr.GetValue(model)!, dtypeText, options with { PoolContexts = levels.Max() })
+                    : InferenceEngine.Load(pr.GetValue(model)!, options with { PoolContexts = levels.Max() });
+                var levelsJson = BenchConcurrency.Run(engine, settings, levels, kvPolicy.Resolve(pr, engine.Config.NumLayers),
+                    lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv), asJson, output);
+                if (pr.GetValue(record) is { } levelsFile) Append(levelsFile, levelsJson.ToJsonString());
+                return 0;
+            }
 
             KvBenchReport report;
             KvPolicyChoice policy;
