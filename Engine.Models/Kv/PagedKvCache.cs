@@ -96,6 +96,17 @@ public sealed class PagedKvCache : IDisposable
         }
     }
 
+    /// <summary>Drops what a sequence's reservation promised beyond the pages it holds (a session between turns keeps only its cache).</summary>
+    public void TrimReservation(KvSequence sequence)
+    {
+        lock (_lock)
+        {
+            if (!_sequences.Contains(sequence)) return;
+            _owed -= Math.Max(0, sequence.ReservedPages - sequence.PagesHeld);
+            sequence.ReservedPages = Math.Min(sequence.ReservedPages, sequence.PagesHeld);
+        }
+    }
+
     /// <summary>Pages <paramref name="sequence"/> may still allocate: what its reservation owes it plus the unreserved free pages.</summary>
     public int AvailableTo(KvSequence sequence)
     {
