@@ -20,6 +20,8 @@ public sealed record EngineOptions
     public DType? KvDType { get; init; }
     /// <summary>Largest sequence (prompt plus generated tokens); null: the model's max_position_embeddings.</summary>
     public int? ContextLimit { get; init; }
+    /// <summary>Full-context sequences the default-sized KV pool holds at most (without <see cref="KvMemoryBytes"/>; more fit when they are shorter).</summary>
+    public int PoolContexts { get; init; } = InferenceEngine.DefaultPoolContexts;
     /// <summary>Tokens one forward step may carry: every running sequence's decode token, then prefill chunks (a chunk larger than this runs as its step's only prefill).</summary>
     public int MaxBatchTokens { get; init; } = 512;
     /// <summary>Sequences admitted at once; more wait in the queue.</summary>

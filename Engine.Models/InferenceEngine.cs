@@ -108,7 +108,7 @@ public sealed class InferenceEngine : IDisposable
         var weights = ModelWeights.Upload(backend, checkpoint, config);
         try
         {
-            int pages = PagedKvCache.PagesFor(backend, config, options.PageSize, kvDType, options.KvMemoryBytes, contextLimit, DefaultPoolContexts);
+            int pages = PagedKvCache.PagesFor(backend, config, options.PageSize, kvDType, options.KvMemoryBytes, contextLimit, options.PoolContexts);
             var cache = new PagedKvCache(backend, config, pages, options.PageSize, kvDType);
             backend.Synchronize();
             return new InferenceEngine(name, backend, ownsBackend, config, defaults ?? GenerationDefaults.From(config),
@@ -121,7 +121,7 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    /// <summary>Full-context sequences a default-sized KV pool holds at most (more fit when they are shorter).</summary>
+    /// <summary>Full-context sequences a default-sized KV pool holds at most (more fit when they are shorter); <see cref="EngineOptions.PoolContexts"/> changes it.</summary>
     public const int DefaultPoolContexts = 4;
 
     /// <summary>Requests running (admitted, holding KV pages) and waiting for admission.</summary>

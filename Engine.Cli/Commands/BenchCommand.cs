@@ -39,9 +39,10 @@ internal static class BenchCommand
         var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
+        var concurrency = new Option<string?>("--concurrency") { Description = "Levels of concurrent requests, e.g. 1,4,8,16: aggregate and per-sequence speed, TTFT and inter-token latency per level (--repetitions unused)" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, randomWeights, dtype, quantize, context, json, record, probeMiB })
+        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, randomWeights, dtype, quantize, context, json, record, probeMiB, concurrency })
             command.Options.Add(option);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
@@ -78,6 +79,17 @@ internal static class BenchCommand
             settings = BenchContext.Fit(settings, contextGiven || pr.GetResult(promptTokens) is { Implicit: false }, contextGiven, config.MaxPositionEmbeddings, name);
             options = options with { ContextLimit = settings.PromptTokens + settings.GenTokens };
             DType? randomDType = random && dtypeText is not null ? ParseRandomDType(dtypeText) : null;
+            if (pr.GetValue(concurrency) is { } levelsText)
+            {
+                var levels = BenchConcurrency.ParseLevels(levelsText);
+                var levelOptions = options with { PoolContexts = levels.Max() };
+                using var levelEngine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, quantizeType, levelOptions)
+                    : InferenceEngine.Load(name, levelOptions);
+                var levelsJson = BenchConcurrency.Run(levelEngine, settings, levels, kvSettings.Create(levelEngine.Config.NumLayers),
+                    lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv), asJson, output);
+                if (pr.GetValue(record) is { } levelsFile) Append(levelsFile, levelsJson.ToJsonString());
+                return 0;
+            }
 
             KvBenchReport report;
             KvPolicyChoice policy;

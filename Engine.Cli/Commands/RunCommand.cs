@@ -23,6 +23,7 @@ internal static class RunCommand
 {
     private static readonly Option<string> Model = CommonOptions.Model();
     private static readonly Option<string?> Prompt = new("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer, BOS added as it does)" };
+    private static readonly Option<string?> Batch = new("--batch") { Description = "Offline batch: a JSONL file, one request per line ({\"prompt\"|\"prompt_ids\"|\"messages\": ..., options}); all run at once; flags are every line's defaults" };
     private static readonly Option<string?> PromptIds = new("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3" };
     private static readonly Option<bool> Chat = new("--chat") { Description = "Interactive chat through the model's chat template: one message per stdin line; an empty line or EOF ends" };
     private static readonly Option<string?> System = new("--system") { Description = "System message (chat; with --prompt, the prompt becomes one chat turn)" };
@@ -47,7 +48,7 @@ internal static class RunCommand
         var command = new Command("run", "Generate text from a prompt, token ids or an interactive chat");
         foreach (Option option in new Option[]
                  {
-                     Model, Prompt, PromptIds, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
+                     Model, Prompt, PromptIds, Batch, Chat, System, MaxTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop,
                      IgnoreEos, PrefillChunk, Json, Logprobs,
                  })
             command.Options.Add(option);
@@ -63,12 +64,14 @@ internal static class RunCommand
         var stdout = parsed.InvocationConfiguration.Output;
         var stderr = parsed.InvocationConfiguration.Error;
         var engineOptions = EngineLoad.Read(parsed);
-        int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0);
-        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat");
+        int sources = (parsed.GetValue(Prompt) is not null ? 1 : 0) + (parsed.GetValue(PromptIds) is not null ? 1 : 0) + (parsed.GetValue(Chat) ? 1 : 0)
+            + (parsed.GetValue(Batch) is not null ? 1 : 0);
+        if (sources != 1) throw new EngineException("give exactly one of --prompt, --prompt-ids or --chat, or --batch FILE");
         int[]? promptIds = parsed.GetValue(PromptIds) is { } idsText ? ParseIds(idsText) : null;
         int logprobs = parsed.GetValue(Logprobs);
         if (logprobs < 0 || logprobs > TopLogprobs.MaxK) throw new EngineException($"--logprobs must be between 0 and {TopLogprobs.MaxK}, got {logprobs}");
         if (parsed.GetValue(Chat) && parsed.GetValue(Json)) throw new EngineException("--json prints one request's result; it cannot be combined with --chat");
+        var batch = parsed.GetValue(Batch) is { } batchFile ? BatchRequest.ReadFile(batchFile) : null;
         string model = parsed.GetValue(Model)!;
         var kvSettings = KvPolicy.Read(parsed, KvPolicyOptions.RecommendationFor(model));
         var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), kvSettings.LagKv);
@@ -82,7 +85,10 @@ internal static class RunCommand
 
         using var interrupt = new Interrupt(CliApp.Cancellation);
         var render = TemplateInputs.Read(parsed);
-        if (parsed.GetValue(Chat)) return RunChat(engine, options, render, parsed.GetValue(System), stdout, stderr, interrupt);
+        if (batch is not null)
+            return RunBatch.Execute(engine, batch, new RunBatch.Defaults(options, KvPolicy.Spec(parsed), parsed.GetValue(PrefillChunk), parsed.GetValue(System), render),
+                parsed.GetValue(Json), stdout, stderr, interrupt.Token);
+        if (parsed.GetValue(Chat)) return Commands.RunChat.OnConsole(engine, options, render, parsed.GetValue(System), stdout, stderr);
 
         string? system = parsed.GetValue(System);
         Completion completion = promptIds is not null ? engine.Generate(promptIds, options)
@@ -104,34 +110,6 @@ internal static class RunCommand
             stderr.WriteLine(Summary(completion));
         }
         return Outcome(completion, stderr);
-    }
-
-    private static int RunChat(InferenceEngine engine, GenerationOptions options, ChatRenderOptions render, string? system, TextWriter stdout, TextWriter stderr, Interrupt interrupt)
-    {
-        if (engine.ChatTemplate is null) throw new EngineException($"model '{engine.Name}' has no chat template; use --prompt");
-        var messages = new List<ChatMessage>();
-        if (system is not null) messages.Add(new ChatMessage("system", system));
-        var cancellation = interrupt.Token;
-        while (!cancellation.IsCancellationRequested)
-        {
-            interrupt.WaitingForInput = true;
-            string? line = Console.In.ReadLine();
-            interrupt.WaitingForInput = false;
-            if (string.IsNullOrEmpty(line)) break;
-            messages.Add(new ChatMessage("user", line));
-            var completion = engine.Chat(messages, options, render);
-            foreach (var token in completion.Run(cancellation))
-            {
-                stdout.Write(token.Text);
-                stdout.Flush();
-            }
-            stdout.WriteLine();
-            stderr.WriteLine(Summary(completion));
-            if (completion.FinishReason is not (FinishReason.Eos or FinishReason.Stop or FinishReason.Length or FinishReason.Context))
-                return Outcome(completion, stderr);
-            messages.Add(new ChatMessage("assistant", completion.Text));
-        }
-        return cancellation.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Ok;
     }
 
     /// <summary>
@@ -186,7 +164,7 @@ internal static class RunCommand
         return ids;
     }
 
-    private static string Summary(Completion c)
+    internal static string Summary(Completion c)
     {
         var s = c.Stats;
         string prefilled = s.PrefillTokens < s.PromptTokens ? $"{s.PrefillTokens} of {s.PromptTokens} tokens in " : "";
@@ -194,7 +172,7 @@ internal static class RunCommand
             $"[{s.PromptTokens} prompt tokens, {s.GeneratedTokens} generated, finish {c.FinishReason?.Name()}; prefill {prefilled}{s.PrefillMs:0.0} ms ({s.PrefillTokensPerSecond:0.0} tok/s), decode {s.DecodeTokensPerSecond:0.0} tok/s; KV {s.KvPagesUsed} pages]");
     }
 
-    private static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy, DecodeCounters? counters)
+    internal static string ToJson(InferenceEngine engine, Completion c, KvPolicyChoice policy, DecodeCounters? counters = null)
     {
         var s = c.Stats;
         var document = new Dictionary<string, object?>

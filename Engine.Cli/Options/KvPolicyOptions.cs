@@ -96,14 +96,11 @@ public sealed class KvPolicyOptions
         };
     }
 
+    /// <summary>The flags as a request-level spec (for requests that override some of them, e.g. `run --batch` lines).</summary>
+    public KvPolicySpec Spec(ParseResult parsed) => new(parsed.GetValue(Policy), parsed.GetValue(LagKv), parsed.GetValue(LagSize),
+        parsed.GetValue(SinkSize), parsed.GetValue(Mode), parsed.GetValue(SkipLayers));
+
     /// <summary>`--prefill-chunk`: a chunk size (0: the whole prompt) or `auto` (with LagKV: S + 2L, then L; without: the default).</summary>
-    public static PrefillSchedule ParsePrefillChunk(string? text, LagKvOptions? options)
-    {
-        if (text is null) return PrefillSchedule.Default;
-        string t = text.Trim().ToLowerInvariant();
-        if (t == "auto") return options is null ? PrefillSchedule.Default : LagKvPrefill.Auto(options);
-        if (!int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int size))
-            throw new EngineException($"--prefill-chunk '{text}': expected a token count (0: whole prompt) or auto");
-        return PrefillSchedule.Fixed(size);
-    }
+    public static PrefillSchedule ParsePrefillChunk(string? text, LagKvOptions? options) =>
+        text is null ? PrefillSchedule.Default : LagKvPrefill.Parse(text, options, "--prefill-chunk");
 }

@@ -21,6 +21,7 @@ public sealed class PagedKvCache : IDisposable
     private readonly KvSequence?[] _owner;
     private readonly HashSet<KvSequence> _sequences = [];
     private readonly object _lock = new();
+    private int _peakUsed; // most pages in use at once since the last ResetPeakUsedPages
     private int _owed; // pages reserved by live sequences and not yet allocated by them
 
     public PagedKvCache(IBackend backend, int layers, int kvHeads, int headDim, int pageCount, int pageSize, DType dtype)
@@ -54,6 +55,9 @@ public sealed class PagedKvCache : IDisposable
 
     public int FreePages { get { lock (_lock) return _free.Count; } }
     public int UsedPages { get { lock (_lock) return PageCount - _free.Count; } }
+    /// <summary>Most pages in use at once since the pool was made or <see cref="ResetPeakUsedPages"/> (benchmarks).</summary>
+    public int PeakUsedPages { get { lock (_lock) return _peakUsed; } }
+    public void ResetPeakUsedPages() { lock (_lock) _peakUsed = PageCount - _free.Count; }
     /// <summary>Free pages no reservation is owed: what a new reservation or an unreserved growth may take.</summary>
     public int UnreservedFreePages { get { lock (_lock) return _free.Count - _owed; } }
     /// <summary>Sequences alive in the pool.</summary>
@@ -92,6 +96,17 @@ public sealed class PagedKvCache : IDisposable
         }
     }
 
+    /// <summary>Drops what a sequence's reservation promised beyond the pages it holds (a session between turns keeps only its cache).</summary>
+    public void TrimReservation(KvSequence sequence)
+    {
+        lock (_lock)
+        {
+            if (!_sequences.Contains(sequence)) return;
+            _owed -= Math.Max(0, sequence.ReservedPages - sequence.PagesHeld);
+            sequence.ReservedPages = Math.Min(sequence.ReservedPages, sequence.PagesHeld);
+        }
+    }
+
     /// <summary>Pages <paramref name="sequence"/> may still allocate: what its reservation owes it plus the unreserved free pages.</summary>
     public int AvailableTo(KvSequence sequence)
     {
@@ -107,6 +122,7 @@ public sealed class PagedKvCache : IDisposable
                 throw new KvExhaustedException(
                     $"KV cache pool exhausted: all {PageCount} pages ({PageCount * BytesPerPage / (1024.0 * 1024.0):F1} MiB) are in use or reserved; raise --kv-memory, shorten the prompt or lower --max-tokens");
             int page = _free.Pop();
+            _peakUsed = Math.Max(_peakUsed, PageCount - _free.Count);
             _owner[page] = sequence;
             if (owed) _owed--;
             return page;

@@ -217,6 +217,7 @@ internal sealed class EngineLoop : IDisposable
             stats.Layers = sequence.Layers.Select(l => new LayerKvLength(sequence.LogicalLength, l.PhysicalLength)).ToArray();
             stats.KvPolicyLayers = sequence.Stats();
             if (!run.KeepsSequence || reason == FinishReason.Error) sequence.Dispose();
+            else _cache.TrimReservation(sequence); // an idle session must not keep other requests out with pages it may never use
         }
         var transfers = _model.Backend.Transfers;
         stats.BytesToDevice = transfers.BytesToDevice - run.TransfersAtStart.ToDevice;

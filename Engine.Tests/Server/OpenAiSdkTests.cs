@@ -16,7 +16,7 @@ namespace Engine.Tests.Server;
 public sealed class OpenAiSdkTests
 {
     private TestServer _server = null!;
-    private ChatClient _chat = null!;
+    private OpenAI.Chat.ChatClient _chat = null!;
 
     [OneTimeSetUp]
     public async Task StartServer()

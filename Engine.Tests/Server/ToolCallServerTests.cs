@@ -24,7 +24,7 @@ public sealed class ToolCallServerTests
         ["Let me ", "check.\n", "<tool", "_call>\n{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}\n</tool_call>"];
 
     private TestServer _server = null!;
-    private ChatClient _chat = null!;
+    private OpenAI.Chat.ChatClient _chat = null!;
 
     [OneTimeSetUp]
     public async Task StartServer()
