@@ -105,7 +105,7 @@ public class RunBatchTests
     [TestCase("{\"prompt\": \"a\"}\n\n{\"prompt\": \"b\", \"max_token\": 3}\n", "--batch line 3: unknown field 'max_token'")]
     [TestCase("{\"prompt\": \"a\", \"prompt_ids\": [1]}\n", "--batch line 1: give exactly one of prompt, prompt_ids or messages")]
     [TestCase("{\"prompt\": \"a\", \"max_tokens\": \"ten\"}\n", "--batch line 1: field 'max_tokens' has the wrong type")]
-    [TestCase("{\"prompt\": \"a\"}\n{\"prompt\": \"b\", \"lagkv\": \"99x\"}\n", "--batch line 2: --lagkv '99x'")]
+    [TestCase("{\"prompt\": \"a\"}\n{\"prompt\": \"b\", \"lagkv\": \"99x\"}\n", "--batch line 2: lagkv '99x'")]
     [TestCase("{\"prompt\": \"a\"}\n{\"prompt_ids\": [1, 100000]}\n", "--batch line 2: prompt token id 100000 is outside the vocabulary")]
     [TestCase("{\"prompt\": \"a\"}\n{\"prompt\": \"b\", \"temperature\": -1}\n", "--batch line 2: temperature must be >= 0")]
     [TestCase("[1, 2]\n", "--batch line 1: expected a JSON object")]

@@ -43,7 +43,7 @@ public sealed class ServerFaultTests
     [Test]
     public async Task Full_queue_is_503_with_retry_after()
     {
-        await using var server = await TestServer.StartAsync(o => o with { MaxQueue = 0 });
+        await using var server = await TestServer.StartAsync(o => o with { MaxQueue = 0, MaxConcurrent = 1 });
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var running = await server.PostJsonAsync("/v1/completions", Long, cancellation: cancel.Token);
         using var stream = new StreamReader(await running.Content.ReadAsStreamAsync(cancel.Token));
