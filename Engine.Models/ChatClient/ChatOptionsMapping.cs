@@ -36,7 +36,9 @@ public static class ChatOptionsMapping
             RepetitionPenalty = Number(extra, "repetition_penalty") ?? s.RepetitionPenalty,
             FrequencyPenalty = options.FrequencyPenalty ?? s.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty ?? s.PresencePenalty,
-            Seed = options.Seed is { } seed ? checked((int)seed) : s.Seed,
+            Seed = options.Seed is not { } seed ? s.Seed
+                : seed is >= int.MinValue and <= int.MaxValue ? (int)seed
+                : throw new EngineException($"seed must fit in 32 bits, got {seed}"),
         };
         string? prefill = Text(extra, "prefill_chunk");
         var result = defaults with
