@@ -49,8 +49,9 @@ public sealed class Completion
     /// <summary>Streams the tokens; cancelling ends the stream with <see cref="Generation.FinishReason.Cancelled"/> instead of throwing.</summary>
     public async IAsyncEnumerable<GeneratedToken> StreamAsync([EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        Start();
+        // Registered first: a token cancelled already marks the request before the loop can run a step of it.
         using var registration = cancellation.Register(() => _loop.Cancel(_run));
+        Start();
         try
         {
             while (FinishReason is null && await _run.Events.WaitToReadAsync().ConfigureAwait(false))
@@ -73,8 +74,9 @@ public sealed class Completion
     /// <summary>The synchronous form of <see cref="StreamAsync"/>.</summary>
     public IEnumerable<GeneratedToken> Run(CancellationToken cancellation = default)
     {
-        Start();
+        // Registered first: a token cancelled already marks the request before the loop can run a step of it.
         using var registration = cancellation.Register(() => _loop.Cancel(_run));
+        Start();
         try
         {
             while (FinishReason is null && _run.Events.WaitToReadAsync().AsTask().GetAwaiter().GetResult())

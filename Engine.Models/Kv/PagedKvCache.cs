@@ -120,7 +120,7 @@ public sealed class PagedKvCache : IDisposable
             bool owed = sequence.PagesHeld < sequence.ReservedPages;
             if (!owed && _free.Count - _owed <= 0 || _free.Count == 0)
                 throw new KvExhaustedException(
-                    $"KV cache pool exhausted: all {PageCount} pages ({PageCount * BytesPerPage / (1024.0 * 1024.0):F1} MiB) are in use or reserved; raise --kv-memory, shorten the prompt or lower --max-tokens");
+                    $"KV cache pool exhausted: all {PageCount} pages ({PoolSize}) are in use or reserved; raise --kv-memory, shorten the prompt or lower --max-tokens");
             int page = _free.Pop();
             _peakUsed = Math.Max(_peakUsed, PageCount - _free.Count);
             _owner[page] = sequence;
@@ -148,6 +148,18 @@ public sealed class PagedKvCache : IDisposable
         {
             if (!_sequences.Remove(sequence)) return;
             _owed -= Math.Max(0, sequence.ReservedPages - sequence.PagesHeld);
+        }
+    }
+
+    /// <summary>The pool's size for messages: KiB, MiB or GiB, whichever reads best.</summary>
+    public string PoolSize
+    {
+        get
+        {
+            double bytes = (double)PageCount * BytesPerPage;
+            return bytes >= 1 << 30 ? FormattableString.Invariant($"{bytes / (1 << 30):F1} GiB")
+                : bytes >= 1 << 20 ? FormattableString.Invariant($"{bytes / (1 << 20):F1} MiB")
+                : FormattableString.Invariant($"{bytes / 1024:F1} KiB");
         }
     }
 

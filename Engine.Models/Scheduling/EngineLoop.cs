@@ -87,7 +87,7 @@ internal sealed class EngineLoop : IDisposable
             foreach (var run in cancelled) End(run, FinishReason.Cancelled);
             foreach (var run in exhausted)
             {
-                run.Message = $"KV cache pool exhausted after {run.Generated} generated tokens: all {_cache.PageCount} pages ({_cache.PageCount * _cache.BytesPerPage / (1024.0 * 1024.0):F1} MiB) are in use; raise --kv-memory, shorten the prompt or lower --max-tokens";
+                run.Message = $"KV cache pool exhausted after {run.Generated} generated tokens: all {_cache.PageCount} pages ({_cache.PoolSize}) are in use; raise --kv-memory, shorten the prompt or lower --max-tokens";
                 End(run, FinishReason.KvExhausted);
             }
             if (step.Entries.Count > 0) RunStepOrFail(step);
