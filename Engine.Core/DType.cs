@@ -13,6 +13,16 @@ public enum DType
     /// weight = d * q. A weight dtype only; lengths count weights, views start on block boundaries.
     /// </summary>
     Q8_0,
+    /// <summary>ggml's Q4_0: 32 weights as an f16 scale d and 16 bytes of 4-bit q (18 bytes), weight = d * (q - 8).</summary>
+    Q4_0,
+    /// <summary>ggml's Q5_0: 32 weights as an f16 scale d, 32 high bits and 16 bytes of low nibbles (22 bytes), weight = d * (q - 16).</summary>
+    Q5_0,
+    /// <summary>ggml's Q4_K: super-blocks of 256 weights (8 sub-blocks of 32 with 6-bit scales and mins, 144 bytes).</summary>
+    Q4_K,
+    /// <summary>ggml's Q5_K: as Q4_K with a fifth bit per weight (176 bytes per 256).</summary>
+    Q5_K,
+    /// <summary>ggml's Q6_K: super-blocks of 256 weights, 16 sub-blocks of 16 with int8 scales, 6-bit q (210 bytes).</summary>
+    Q6_K,
 }
 
 public static class DTypes
@@ -26,12 +36,20 @@ public static class DTypes
     };
 
     /// <summary>Whether the dtype stores weights in blocks (Q8_0) rather than one value per element.</summary>
-    public static bool IsBlockQuantized(DType t) => t == DType.Q8_0;
+    public static bool IsBlockQuantized(DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q5_0 or DType.Q4_K or DType.Q5_K or DType.Q6_K;
+
+    /// <summary>The block-quantized weight dtypes, in the order the CLI lists them.</summary>
+    public static IReadOnlyList<DType> BlockQuantized { get; } = [DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.Q4_K, DType.Q5_K, DType.Q6_K];
 
     /// <summary>(elements per block, bytes per block): (1, size) for plain dtypes.</summary>
     public static (int Elements, int Bytes) BlockLayout(DType t) => t switch
     {
         DType.Q8_0 => (32, 34),
+        DType.Q4_0 => (32, 18),
+        DType.Q5_0 => (32, 22),
+        DType.Q4_K => (256, 144),
+        DType.Q5_K => (256, 176),
+        DType.Q6_K => (256, 210),
         _ => (1, SizeOf(t)),
     };
 
@@ -51,6 +69,11 @@ public static class DTypes
         DType.BF16 => "BF16",
         DType.I32 => "I32",
         DType.Q8_0 => "Q8_0",
+        DType.Q4_0 => "Q4_0",
+        DType.Q5_0 => "Q5_0",
+        DType.Q4_K => "Q4_K",
+        DType.Q5_K => "Q5_K",
+        DType.Q6_K => "Q6_K",
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 

@@ -31,7 +31,7 @@ public static class TensorViewExtensions
         var (block, blockBytes) = DTypes.BlockLayout(tensor.DType);
         if (start < 0 || start + destination.Length > tensor.ElementCount || start % block != 0 || destination.Length % block != 0)
             throw new ArgumentOutOfRangeException(nameof(start), $"elements [{start}, {start + destination.Length}) are not whole {tensor.DType} blocks of tensor {tensor.Name}");
-        var type = tensor.DType switch { DType.Q8_0 => Gguf.GgmlType.Q8_0, _ => throw new EngineException($"no dequantizer for {tensor.DType}") };
+        var type = Gguf.GgufCheckpoint.GgmlTypeOf(tensor.DType);
         const int chunk = 1 << 20; // a multiple of every block size
         for (int done = 0; done < destination.Length; done += chunk)
         {

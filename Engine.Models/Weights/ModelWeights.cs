@@ -134,8 +134,8 @@ public sealed class ModelWeights : IDisposable
 
     private static void CheckTensor(TensorView view, long[] shape)
     {
-        if (view.DType is not (DType.F32 or DType.F16 or DType.BF16 or DType.Q8_0))
-            throw new EngineException($"tensor {view.Name} in {view.File} has dtype {view.DType}; weights must be F32, F16, BF16 or Q8_0");
+        if (view.DType is not (DType.F32 or DType.F16 or DType.BF16) && !DTypes.IsBlockQuantized(view.DType))
+            throw new EngineException($"tensor {view.Name} in {view.File} has dtype {view.DType}; weights must be F32, F16, BF16 or a block-quantized type");
         if (!view.Shape.SequenceEqual(shape))
             throw new EngineException($"tensor {view.Name} in {view.File} has shape [{string.Join(", ", view.Shape)}], expected [{string.Join(", ", shape)}] from config.json");
     }

@@ -48,9 +48,9 @@ public static class GgmlTypes
 
     /// <summary>The types the engine can read as weights (dequantize or use directly).</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
-        or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+        or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
-    public const string SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K";
+    public const string SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K";
 
     /// <summary>The type's name as llama.cpp prints it, or its number when it is no known type.</summary>
     public static string Name(GgmlType type) => Layout(type) is null ? $"#{(uint)type}" : type.ToString();

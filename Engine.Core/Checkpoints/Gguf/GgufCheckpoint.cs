@@ -91,11 +91,8 @@ public sealed unsafe class GgufCheckpoint : ICheckpoint
     {
         byte* source = _file.DataPointer(info);
         bool permute = Config.Architecture == ModelArchitecture.Llama && GgufTensorNames.IsQueryOrKey(info.Name, out _);
-        // Types the engine stores as they are: floats, and Q8_0 (backends without Q8_0 kernels dequantize it at upload).
-        DType? floatType = info.Type switch
-        {
-            GgmlType.F32 => DType.F32, GgmlType.F16 => DType.F16, GgmlType.BF16 => DType.BF16, GgmlType.Q8_0 => DType.Q8_0, _ => null,
-        };
+        // Every supported type is stored as it is (a backend without kernels for a block type dequantizes it at upload).
+        DType? floatType = StoredType(info.Type);
         if (floatType is DType direct && !permute)
             return new TensorView(name, _file.Path, direct, info.Shape, source, info.ByteLength);
 
@@ -112,6 +109,24 @@ public sealed unsafe class GgufCheckpoint : ICheckpoint
         Dequantize(info, source, output);
         return new TensorView(name, _file.Path, DType.F32, info.Shape, (byte*)output, bytes);
     }
+
+    /// <summary>The engine dtype that holds a GGUF type's bytes unchanged; null for a type that is dequantized when read.</summary>
+    public static DType? StoredType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => DType.F32, GgmlType.F16 => DType.F16, GgmlType.BF16 => DType.BF16,
+        GgmlType.Q8_0 => DType.Q8_0, GgmlType.Q4_0 => DType.Q4_0, GgmlType.Q5_0 => DType.Q5_0,
+        GgmlType.Q4_K => DType.Q4_K, GgmlType.Q5_K => DType.Q5_K, GgmlType.Q6_K => DType.Q6_K,
+        _ => null,
+    };
+
+    /// <summary>The GGUF type of an engine dtype (the inverse of <see cref="StoredType"/>).</summary>
+    public static GgmlType GgmlTypeOf(DType type) => type switch
+    {
+        DType.F32 => GgmlType.F32, DType.F16 => GgmlType.F16, DType.BF16 => GgmlType.BF16,
+        DType.Q8_0 => GgmlType.Q8_0, DType.Q4_0 => GgmlType.Q4_0, DType.Q5_0 => GgmlType.Q5_0,
+        DType.Q4_K => GgmlType.Q4_K, DType.Q5_K => GgmlType.Q5_K, DType.Q6_K => GgmlType.Q6_K,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), $"{type} has no GGUF type"),
+    };
 
     /// <summary>Dequantizes row by row (spans stay under 2 GiB whatever the tensor's size).</summary>
     private void Dequantize(GgufTensorInfo info, byte* source, float* output)

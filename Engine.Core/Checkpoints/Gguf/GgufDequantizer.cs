@@ -5,7 +5,7 @@ namespace Engine.Core.Checkpoints.Gguf;
 /// <summary>
 /// Widens GGUF tensor data to float32 exactly as ggml's reference <c>dequantize_row_*</c> functions do
 /// (same float operations in the same order, so the results are equal bit for bit), for F32, F16,
-/// BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K. Any other type is an <see cref="EngineException"/> naming it.
+/// BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K. Any other type is an <see cref="EngineException"/> naming it.
 /// </summary>
 public static class GgufDequantizer
 {
@@ -31,6 +31,7 @@ public static class GgufDequantizer
                 case GgmlType.BF16: output[0] = BFloat16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(block)); break;
                 case GgmlType.Q8_0: Q8_0(block, output); break;
                 case GgmlType.Q4_0: Q4_0(block, output); break;
+                case GgmlType.Q5_0: Q5_0(block, output); break;
                 case GgmlType.Q4_K: Q4_K(block, output); break;
                 case GgmlType.Q5_K: Q5_K(block, output); break;
                 case GgmlType.Q6_K: Q6_K(block, output); break;
@@ -60,6 +61,23 @@ public static class GgufDequantizer
             byte q = block[2 + j];
             y[j] = ((q & 0x0F) - 8) * d;
             y[j + 16] = ((q >> 4) - 8) * d;
+        }
+    }
+
+    /// <summary>
+    /// Q5_0: f16 scale d, 32 high bits (little-endian u32: bit j for element j), 16 bytes of nibbles as Q4_0's;
+    /// x = (q - 16) * d with q = nibble + 16 * high bit.
+    /// </summary>
+    private static void Q5_0(ReadOnlySpan<byte> block, Span<float> y)
+    {
+        float d = Half(block);
+        uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[2..]);
+        for (int j = 0; j < 16; j++)
+        {
+            byte q = block[6 + j];
+            int high0 = (int)((qh >> j) << 4) & 0x10, high1 = (int)(qh >> (j + 12)) & 0x10;
+            y[j] = (((q & 0x0F) | high0) - 16) * d;
+            y[j + 16] = (((q >> 4) | high1) - 16) * d;
         }
     }
 
