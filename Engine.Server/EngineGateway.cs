@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Engine.Core.Text.Templates;
 using Engine.Models;
 using Engine.Models.Generation;
@@ -11,7 +10,7 @@ namespace Engine.Server;
 
 /// <summary>
 /// The one door to the engine: loads it in the background, admits requests through a bounded queue and
-/// runs each completion on its own thread, streaming tokens back. Up to <see cref="ServerOptions.MaxConcurrent"/>
+/// streams each completion's tokens back as the engine loop delivers them. Up to <see cref="ServerOptions.MaxConcurrent"/>
 /// requests run at once; the engine's scheduler batches them into shared forward steps (and holds
 /// back those its KV pool cannot reserve pages for yet).
 /// </summary>
@@ -128,49 +127,30 @@ public sealed class EngineGateway : IDisposable
         public InferenceEngine Engine { get; } = engine;
 
         /// <summary>
-        /// Runs the completion on a worker thread and yields its tokens. Cancelling (client gone, server
-        /// stopping) ends it within one step with finish reason cancelled; an engine fault rethrows here.
+        /// Streams the completion's tokens as the engine loop delivers them (no thread of its own: the
+        /// request awaits its channel). Cancelling (client gone, server stopping) ends it within one step
+        /// with finish reason cancelled; an engine fault rethrows here.
         /// </summary>
         public async IAsyncEnumerable<GeneratedToken> Stream(Completion completion, [EnumeratorCancellation] CancellationToken cancellation)
         {
-            var channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, gateway._shutdown.Token);
-            var token = linked.Token;
             var metrics = gateway.Metrics;
-            var worker = Task.Factory.StartNew(() =>
-            {
-                long start = Stopwatch.GetTimestamp(), last = 0;
-                try
-                {
-                    foreach (var t in completion.Run(token))
-                    {
-                        long now = Stopwatch.GetTimestamp();
-                        if (last == 0) metrics.ObserveTimeToFirstToken(Stopwatch.GetElapsedTime(start, now).TotalSeconds);
-                        else metrics.ObserveInterTokenLatency(Stopwatch.GetElapsedTime(last, now).TotalSeconds);
-                        last = now;
-                        channel.Writer.TryWrite(t);
-                    }
-                    channel.Writer.TryComplete();
-                }
-                catch (Exception e)
-                {
-                    channel.Writer.TryComplete(e);
-                }
-                finally
-                {
-                    metrics.ObserveCompletion(completion);
-                }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            long start = Stopwatch.GetTimestamp(), last = 0;
             try
             {
-                // Read without the token: the worker notices cancellation itself and ends the channel.
-                await foreach (var t in channel.Reader.ReadAllAsync(CancellationToken.None))
+                await foreach (var t in completion.StreamAsync(linked.Token).ConfigureAwait(false))
+                {
+                    long now = Stopwatch.GetTimestamp();
+                    if (last == 0) metrics.ObserveTimeToFirstToken(Stopwatch.GetElapsedTime(start, now).TotalSeconds);
+                    else metrics.ObserveInterTokenLatency(Stopwatch.GetElapsedTime(last, now).TotalSeconds);
+                    last = now;
                     yield return t;
+                }
             }
             finally
             {
-                linked.Cancel(); // the consumer stopped early: stop the worker too
-                await worker;
+                // Leaving early (the consumer stopped) already ended the completion and returned its pages.
+                metrics.ObserveCompletion(completion);
             }
         }
 

@@ -27,6 +27,19 @@ public sealed record ServerOptions
     /// <summary>After SIGTERM: how long running requests may finish before they are cancelled.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The name the API uses for the model: --served-model-name, else a folder's name, else the model as given.</summary>
-    public string ModelId => ServedModelName ?? (Directory.Exists(Model) ? Path.GetFileName(Path.GetFullPath(Model).TrimEnd('/', '\\')) : Model);
+    /// <summary>
+    /// The name the API uses for the model: --served-model-name, else a folder's name, a GGUF file's name
+    /// without its extension, the folder of another model file (config.json, safetensors), else the model as given.
+    /// </summary>
+    public string ModelId => ServedModelName ?? LocalName(Model) ?? Model;
+
+    private static string? LocalName(string model)
+    {
+        string path = Path.GetFullPath(model).TrimEnd('/', '\\');
+        if (Directory.Exists(path)) return Path.GetFileName(path);
+        if (!File.Exists(path)) return null;
+        return path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
+            ? Path.GetFileNameWithoutExtension(path)
+            : Path.GetFileName(Path.GetDirectoryName(path));
+    }
 }

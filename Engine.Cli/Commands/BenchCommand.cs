@@ -33,17 +33,16 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
-        var randomWeights = new Option<bool>("--random-weights") { Description = "Random weights of the model's shape (needs only its config: models.json or config.json)" };
-        var dtype = new Option<string?>("--dtype") { Description = "Weight dtype of --random-weights: bf16, f16 or f32 (default: the model's)" };
-        var quantize = new Option<string?>("--quantize") { Description = "Quantize the --random-weights matrices at load: q8_0" };
         var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var concurrency = new Option<string?>("--concurrency") { Description = "Levels of concurrent requests, e.g. 1,4,8,16: aggregate and per-sequence speed, TTFT and inter-token latency per level (--repetitions unused)" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, randomWeights, dtype, quantize, context, json, record, probeMiB, concurrency })
+        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, context, json, record, probeMiB, concurrency })
             command.Options.Add(option);
+        var randomWeights = new RandomWeightsOptions();
+        randomWeights.AddTo(command);
         var kvPolicy = new KvPolicyOptions();
         kvPolicy.AddTo(command);
         var serverBench = new ServerBenchOptions();
@@ -64,26 +63,21 @@ internal static class BenchCommand
                 Threads = CommonOptions.ReadThreads(pr, threads),
                 Kernels = KernelSetOption.Read(pr, kernels),
             };
-            bool random = pr.GetValue(randomWeights);
-            string? dtypeText = pr.GetValue(dtype);
-            DType? quantizeType = pr.GetValue(quantize) is string q ? QuantizedCheckpoint.ParseType(q) : null;
-            if (quantizeType is not null && !random) throw new EngineException("--quantize needs --random-weights (GGUF files are loaded as they are)");
-            if (dtypeText is not null && !random)
-                throw new EngineException("--dtype applies to --random-weights; a checkpoint's weights keep the dtype they are stored in");
+            var randomSpec = randomWeights.Read(pr);
+            bool random = randomSpec is not null;
             var output = pr.InvocationConfiguration.Output;
             bool asJson = pr.GetValue(json);
             // The shape first (cheap), so a request beyond the model's context fails before minutes of loading.
             string name = pr.GetValue(model)!;
-            ModelConfig config = random ? RandomConfig(name) : ModelConfigLoader.Load(ModelLocator.ResolveFolder(name));
+            ModelConfig config = random ? RandomWeightsSpec.Config(name) : ModelConfigLoader.Load(ModelLocator.ResolveFolder(name));
             bool contextGiven = pr.GetValue(context) is not null;
             settings = BenchContext.Fit(settings, contextGiven || pr.GetResult(promptTokens) is { Implicit: false }, contextGiven, config.MaxPositionEmbeddings, name);
             options = options with { ContextLimit = settings.PromptTokens + settings.GenTokens };
-            DType? randomDType = random && dtypeText is not null ? ParseRandomDType(dtypeText) : null;
             if (pr.GetValue(concurrency) is { } levelsText)
             {
                 var levels = BenchConcurrency.ParseLevels(levelsText);
                 var levelOptions = options with { PoolContexts = levels.Max() };
-                using var levelEngine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, quantizeType, levelOptions)
+                using var levelEngine = randomSpec is not null ? randomSpec.Load(name, config, levelOptions)
                     : InferenceEngine.Load(name, levelOptions);
                 var levelsJson = BenchConcurrency.Run(levelEngine, settings, levels, kvSettings.Create(levelEngine.Config.NumLayers),
                     lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv), asJson, output);
@@ -96,7 +90,7 @@ internal static class BenchCommand
             PrefillSchedule prefill = lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv);
             bool cpu;
             stderr.WriteLine($"bench: loading {name}{(random ? " (random weights)" : "")}...");
-            using (var engine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, quantizeType, options) : InferenceEngine.Load(name, options))
+            using (var engine = randomSpec is not null ? randomSpec.Load(name, config, options) : InferenceEngine.Load(name, options))
             {
                 policy = kvSettings.Create(engine.Config.NumLayers);
                 if (kvSettings.CompressionWarning(settings.PromptTokens + settings.GenTokens, "the benchmark's requests") is { } warning)
@@ -131,33 +125,6 @@ internal static class BenchCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>The shape of a random-weights model: the config from a local folder, else models.json, else the hub cache.</summary>
-    private static ModelConfig RandomConfig(string model) =>
-        Directory.Exists(model)
-            ? ModelConfigLoader.Load(model)
-            : ModelRegistry.Default.Find(model)?.Config ?? ModelConfigLoader.Load(ModelLocator.ResolveFolder(model));
-
-    /// <summary>--dtype of --random-weights: bf16, f16 or f32.</summary>
-    private static DType ParseRandomDType(string text) =>
-        DTypes.TryParse(text, out var dtype) && dtype != DType.I32 ? dtype : throw new EngineException($"--dtype '{text}' is not one of bf16, f16, f32");
-
-    /// <summary>An engine over random weights of <paramref name="config"/>'s shape and dtype.</summary>
-    private static InferenceEngine LoadRandom(string model, ModelConfig config, DType? quantize, EngineOptions options)
-    {
-        var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
-        try
-        {
-            using var random = new RandomCheckpoint(config, config.DType);
-            using var checkpoint = quantize is DType q ? new QuantizedCheckpoint(random, q) : (ICheckpoint)random;
-            return InferenceEngine.Create(model, backend, checkpoint, config, options: options, ownsBackend: true);
-        }
-        catch
-        {
-            backend.Dispose();
-            throw;
-        }
     }
 
     private static void WriteTable(BenchResult r, TextWriter o)

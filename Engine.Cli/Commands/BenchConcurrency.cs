@@ -50,11 +50,12 @@ internal static class BenchConcurrency
 
     private static void WriteTable(IReadOnlyList<ConcurrencyLevelResult> results, TextWriter o)
     {
-        string[] header = ["seqs", "decode tok/s", "per seq tok/s", "prefill tok/s", "ttft p50/p99 ms", "itl p50/p99 ms", "kv pages"];
+        string[] header = ["seqs", "decode tok/s", "e2e out tok/s", "per seq tok/s", "prefill tok/s", "ttft p50/p99 ms", "itl p50/p99 ms", "kv pages"];
         var rows = results.Select(r => new[]
         {
             r.Concurrency.ToString(CultureInfo.InvariantCulture),
             FormattableString.Invariant($"{r.AggregateDecodeTokensPerSecond:F1}"),
+            FormattableString.Invariant($"{r.OutputTokensPerSecond:F1}"),
             FormattableString.Invariant($"{r.PerSequenceDecodeTokensPerSecond:F1}"),
             FormattableString.Invariant($"{r.PrefillTokensPerSecond:F1}"),
             FormattableString.Invariant($"{r.TtftMs.P50:F0} / {r.TtftMs.P99:F0}"),

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Engine.Cli.Options;
 using Engine.Core;
+using Engine.Core.Hub;
+using Engine.Core.Text;
 using Engine.Server;
 using Engine.Server.Hosting;
 
@@ -23,15 +25,18 @@ internal static class ServeCommand
     private static readonly Option<string?> ServedModelName = new("--served-model-name") { Description = "The model id clients use (default: --model)" };
     private static readonly Option<string?> PrefillChunk = new("--prefill-chunk") { Description = "Prompt tokens per prefill step (0: whole prompt; auto: with LagKV S + 2L, then L)" };
     private static readonly Option<double> ShutdownGrace = new("--shutdown-grace") { Description = "Seconds running requests may finish after SIGTERM before they are cancelled", DefaultValueFactory = _ => 10 };
+    private static readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "With --random-weights: a folder whose tokenizer (and chat template) the server uses (default: the model's own files when present locally; else prompts are token ids only)" };
     private static readonly EngineLoadOptions EngineLoad = new();
+    private static readonly RandomWeightsOptions RandomWeights = new();
     private static readonly KvPolicyOptions KvPolicy = new();
 
     public static Command Create()
     {
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API, with metrics and a web chat page");
-        foreach (Option option in new Option[] { Model, Host, Port, ApiKey, MaxQueue, ChatTemplate, ServedModelName, PrefillChunk, ShutdownGrace })
+        foreach (Option option in new Option[] { Model, Host, Port, ApiKey, MaxQueue, ChatTemplate, ServedModelName, PrefillChunk, ShutdownGrace, Tokenizer })
             command.Options.Add(option);
         EngineLoad.AddTo(command);
+        RandomWeights.AddTo(command);
         KvPolicy.AddTo(command);
         command.SetAction(new Func<ParseResult, int>(parsed => ExecuteAsync(parsed).GetAwaiter().GetResult()));
         return command;
@@ -66,13 +71,48 @@ internal static class ServeCommand
         };
     }
 
+    /// <summary>
+    /// How the engine is made: null for a model's own weights; with --random-weights, random weights of its
+    /// shape (the config is checked here, before the server starts) and the text files of --tokenizer or of
+    /// the model's local folder.
+    /// </summary>
+    public static Func<ServerOptions, Models.InferenceEngine>? ReadLoader(ParseResult parsed)
+    {
+        string? tokenizer = parsed.GetValue(Tokenizer);
+        if (RandomWeights.Read(parsed) is not { } random)
+        {
+            if (tokenizer is not null) throw new EngineException("--tokenizer applies to --random-weights; a model's own tokenizer is used otherwise");
+            return null;
+        }
+        if (tokenizer is not null && !Directory.Exists(tokenizer)) throw new EngineException($"--tokenizer folder '{tokenizer}' not found");
+        string model = parsed.GetValue(Model)!;
+        var config = RandomWeightsSpec.Config(model);
+        string? textFolder = tokenizer ?? LocalTextFolder(model);
+        return options => random.Load(options.Model, config, options.Engine, textFolder);
+    }
+
+    /// <summary>The model's own folder when it is present locally and holds a tokenizer; null otherwise.</summary>
+    private static string? LocalTextFolder(string model)
+    {
+        try
+        {
+            string folder = ModelLocator.ResolveFolder(model);
+            return TextTokenizer.ExistsIn(folder) ? folder : null;
+        }
+        catch (EngineException)
+        {
+            return null; // a registry shape not downloaded: token ids only
+        }
+    }
+
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
     private static async Task<int> ExecuteAsync(ParseResult parsed)
     {
         var stderr = parsed.InvocationConfiguration.Error;
         var options = ReadOptions(parsed);
-        await using var server = EngineServerHost.Create(options, parsed.GetValue(Host)!, parsed.GetValue(Port));
+        var load = ReadLoader(parsed);
+        await using var server = EngineServerHost.Create(options, parsed.GetValue(Host)!, parsed.GetValue(Port), load);
         await server.StartAsync();
         stderr.WriteLine($"engine: serving '{options.ModelId}' on {server.Address} (OpenAI API at {server.Address}v1, chat page at {server.Address}); loading the model...");
         var running = server.WaitForShutdownAsync();
@@ -86,7 +126,7 @@ internal static class ServeCommand
         {
             var engine = server.Gateway.Engine;
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"engine: model loaded on {engine.Backend.Name} in {engine.LoadMs / 1000:0.0} s; context {engine.ContextLimit}, {engine.Cache.PageCount} KV pages of {engine.Cache.PageSize} slots; default KV policy {options.DefaultKvPolicy}"));
+                $"engine: model loaded{(load is null ? "" : " (random weights)")} on {engine.Backend.Name} in {engine.LoadMs / 1000:0.0} s; context {engine.ContextLimit}, {engine.Cache.PageCount} KV pages of {engine.Cache.PageSize} slots; default KV policy {options.DefaultKvPolicy}"));
         }
         await running;
         stderr.WriteLine("engine: stopped");

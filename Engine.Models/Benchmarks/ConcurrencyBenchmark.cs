@@ -7,14 +7,16 @@ using Engine.Models.Generation;
 namespace Engine.Models.Benchmarks;
 
 /// <summary>What one concurrency level measured.</summary>
-/// <param name="AggregateDecodeTokensPerSecond">Tokens all sequences received per second while every one of them was decoding (from the last first token to the first last token); over the whole decode span when that window is empty.</param>
+/// <param name="AggregateDecodeTokensPerSecond">Tokens all sequences received per second while every one of them was decoding (from the last first token to the first last token; <see cref="SteadyDecodeRate"/>); over the whole decode span when that window is empty.</param>
 /// <param name="PerSequenceDecodeTokensPerSecond">The median sequence's own decode speed (tokens after its first over its decode time).</param>
 /// <param name="PrefillTokensPerSecond">All prompt tokens over the time until the last sequence had its first token.</param>
 /// <param name="TtftMs">Time to first token per sequence (from submission, queueing included).</param>
 /// <param name="InterTokenMs">Gaps between consecutive tokens of a sequence as its consumer received them.</param>
 /// <param name="PeakKvPages">Most KV pages in use at once (all layers), of <paramref name="KvPageCount"/>.</param>
+/// <param name="OutputTokensPerSecond">End to end: every generated token over the level's wall time (prefill included), as a server load test counts.</param>
 public sealed record ConcurrencyLevelResult(int Concurrency, double AggregateDecodeTokensPerSecond, double PerSequenceDecodeTokensPerSecond,
-    double PrefillTokensPerSecond, Percentiles TtftMs, Percentiles InterTokenMs, int PeakKvPages, int KvPageCount, double WallSeconds)
+    double PrefillTokensPerSecond, Percentiles TtftMs, Percentiles InterTokenMs, int PeakKvPages, int KvPageCount, double WallSeconds,
+    double OutputTokensPerSecond)
 {
     public JsonObject ToJson() => new()
     {
@@ -27,6 +29,7 @@ public sealed record ConcurrencyLevelResult(int Concurrency, double AggregateDec
         ["kv_pages_used"] = PeakKvPages,
         ["kv_pages_total"] = KvPageCount,
         ["wall_s"] = WallSeconds,
+        ["output_tokens_per_s"] = OutputTokensPerSecond,
     };
 }
 
@@ -81,11 +84,8 @@ public static class ConcurrencyBenchmark
         }))).GetAwaiter().GetResult();
         double wall = clock.Elapsed.TotalSeconds;
 
-        double lastFirst = arrivals.Max(a => a[0]), firstLast = arrivals.Min(a => a[^1]);
-        int inWindow = arrivals.Sum(a => a.Count(t => t > lastFirst && t <= firstLast));
-        double aggregate = firstLast > lastFirst && inWindow > 0
-            ? inWindow / (firstLast - lastFirst)
-            : arrivals.Sum(a => a.Count - 1) / Math.Max(1e-9, arrivals.Max(a => a[^1]) - arrivals.Min(a => a[0]));
+        double lastFirst = arrivals.Max(a => a[0]);
+        double aggregate = SteadyDecodeRate.Of(arrivals, prompts.Length);
         var gaps = arrivals.SelectMany(a => a.Zip(a.Skip(1), (x, y) => (y - x) * 1000)).ToArray();
         return new ConcurrencyLevelResult(
             prompts.Length,
@@ -96,7 +96,8 @@ public static class ConcurrencyBenchmark
             Percentiles.Of(gaps),
             engine.Cache.PeakUsedPages,
             engine.Cache.PageCount,
-            wall);
+            wall,
+            arrivals.Sum(a => a.Count) / Math.Max(1e-9, wall));
     }
 
     private static void Drain(Completion completion, CancellationToken cancellation)

@@ -5,14 +5,26 @@ namespace Engine.Models.ChatClient;
 /// <summary>
 /// The conversations an <see cref="EngineChatClient"/> keeps by id. Each holds KV pages between turns,
 /// so at most <see cref="Capacity"/> idle ones are kept: opening one more ends the least recently used.
-/// A conversation is in use from <see cref="Open"/> to <see cref="Release"/> and is never ended meanwhile.
+/// Idle ones also give way when the engine's KV pool is needed: a request the pool cannot admit ends
+/// the least recently used idle conversation, then the next, until it fits (the store is one of the
+/// pool's reclaimers). A conversation is in use from <see cref="Open"/> to <see cref="Release"/> and
+/// is never ended meanwhile.
 /// </summary>
-internal sealed class ConversationStore(InferenceEngine engine, int capacity) : IDisposable
+internal sealed class ConversationStore : IDisposable
 {
+    private readonly InferenceEngine _engine;
     private readonly Dictionary<string, Conversation> _byId = new(StringComparer.Ordinal);
+    private readonly IDisposable _reclaimer;
     private long _clock;
 
-    public int Capacity { get; } = capacity;
+    public ConversationStore(InferenceEngine engine, int capacity)
+    {
+        _engine = engine;
+        Capacity = capacity;
+        _reclaimer = engine.Cache.AddReclaimer(() => { lock (_byId) return EvictOldest(); });
+    }
+
+    public int Capacity { get; }
 
     public int Count
     {
@@ -27,7 +39,7 @@ internal sealed class ConversationStore(InferenceEngine engine, int capacity) : 
             if (id is null || !_byId.TryGetValue(id, out var conversation))
             {
                 while (_byId.Count >= Capacity && EvictOldest()) { }
-                conversation = new Conversation(id ?? Guid.NewGuid().ToString("N"), engine.StartSession(), policy());
+                conversation = new Conversation(id ?? Guid.NewGuid().ToString("N"), _engine.StartSession(), policy());
                 _byId.Add(conversation.Id, conversation);
             }
             conversation.LastUsed = ++_clock;
@@ -68,6 +80,7 @@ internal sealed class ConversationStore(InferenceEngine engine, int capacity) : 
 
     public void Dispose()
     {
+        _reclaimer.Dispose();
         lock (_byId)
         {
             foreach (var conversation in _byId.Values) conversation.Dispose();

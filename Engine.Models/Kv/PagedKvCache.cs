@@ -20,6 +20,7 @@ public sealed class PagedKvCache : IDisposable
     private readonly Stack<int> _free;
     private readonly KvSequence?[] _owner;
     private readonly HashSet<KvSequence> _sequences = [];
+    private readonly List<Func<bool>> _reclaimers = [];
     private readonly object _lock = new();
     private int _peakUsed; // most pages in use at once since the last ResetPeakUsedPages
     private int _owed; // pages reserved by live sequences and not yet allocated by them
@@ -63,8 +64,42 @@ public sealed class PagedKvCache : IDisposable
     /// <summary>Sequences alive in the pool.</summary>
     public int SequenceCount { get { lock (_lock) return _sequences.Count; } }
 
-    /// <summary>Whether a reservation of <paramref name="pages"/> pages can be granted now.</summary>
-    public bool CanReserve(int pages) { lock (_lock) return pages <= _free.Count - _owed; }
+    /// <summary>
+    /// Whether a reservation of <paramref name="pages"/> pages can be granted now. When the pool is short,
+    /// its reclaimers (<see cref="AddReclaimer"/>) are first asked, one idle sequence at a time, to give
+    /// their pages back until it is not.
+    /// </summary>
+    public bool CanReserve(int pages)
+    {
+        while (true)
+        {
+            Func<bool>[] reclaimers;
+            lock (_lock)
+            {
+                if (pages <= _free.Count - _owed) return true;
+                reclaimers = [.. _reclaimers];
+            }
+            // Called outside the pool's lock: a reclaimer disposes sequences, which takes it.
+            if (!reclaimers.Any(reclaim => reclaim())) return false;
+        }
+    }
+
+    /// <summary>
+    /// Registers a holder of idle sequences (a chat client's kept conversations): <paramref name="reclaimOne"/>
+    /// ends its least valuable idle sequence and returns true, or false when it has none. Disposing the
+    /// result unregisters it.
+    /// </summary>
+    public IDisposable AddReclaimer(Func<bool> reclaimOne)
+    {
+        lock (_lock) _reclaimers.Add(reclaimOne);
+        return new Registration(() => { lock (_lock) _reclaimers.Remove(reclaimOne); });
+    }
+
+    private sealed class Registration(Action remove) : IDisposable
+    {
+        private Action? _remove = remove;
+        public void Dispose() => Interlocked.Exchange(ref _remove, null)?.Invoke();
+    }
 
     /// <summary>
     /// A new, empty sequence holding a reservation of <paramref name="reservePages"/> pages (0: none);

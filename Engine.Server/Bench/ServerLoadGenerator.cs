@@ -18,8 +18,12 @@ public sealed record LoadSettings(Uri Server, int Concurrency, int Requests, int
     }
 }
 
-/// <summary>One request's timings: when its first token came, the gaps between tokens, its end; or why it failed.</summary>
-public sealed record RequestTiming(bool Ok, double TtftMs, double E2eMs, IReadOnlyList<double> ItlMs, int OutputTokens, string? Error);
+/// <summary>
+/// One request's timings: when its first token came, the gaps between tokens, its end; or why it failed.
+/// <paramref name="ArrivalsMs"/> are the times (on the load test's clock) its chunks with text arrived.
+/// </summary>
+public sealed record RequestTiming(bool Ok, double TtftMs, double E2eMs, IReadOnlyList<double> ItlMs, int OutputTokens, string? Error,
+    IReadOnlyList<double>? ArrivalsMs = null);
 
 /// <summary>
 /// A load generator in the manner of vLLM's `bench serve`: N clients send M streamed completions of P
@@ -49,18 +53,25 @@ public static class ServerLoadGenerator
 
         var timings = new RequestTiming[settings.Requests];
         int next = -1;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         async Task Client()
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < settings.Requests)
-                timings[i] = await TimeOneAsync(http, body, cancellation);
+                timings[i] = await TimeOneAsync(http, body, clock, cancellation);
         }
         await Task.WhenAll(Enumerable.Range(0, settings.Concurrency).Select(_ => Task.Run(Client, cancellation)));
-        return LoadReport.From(settings, model, clock.Elapsed.TotalSeconds, timings);
+        double seconds = clock.Elapsed.TotalSeconds;
+        // The load generator shares the machine with the server: what it used is reported beside the results.
+        double clientCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        return LoadReport.From(settings, model, seconds, timings, clientCpu);
     }
 
-    /// <summary>The served model's id and a prompt of exactly P token ids (filler text, tokenized by the server).</summary>
+    /// <summary>
+    /// The served model's id and a prompt of exactly P token ids: filler text tokenized by the server, or
+    /// (when the server has no tokenizer, e.g. random weights) ids spread over the first 256 of the vocabulary.
+    /// </summary>
     private static async Task<(string Model, int[] Prompt)> PrepareAsync(HttpClient http, LoadSettings settings, CancellationToken cancellation)
     {
         JsonNode models;
@@ -76,15 +87,18 @@ public static class ServerLoadGenerator
         string text = string.Concat(Enumerable.Repeat(Filler, settings.PromptTokens / 10 + 1));
         using var response = await http.PostAsync("/tokenize",
             new StringContent(new JsonObject { ["content"] = text }.ToJsonString(), Encoding.UTF8, "application/json"), cancellation);
+        if (response.StatusCode == System.Net.HttpStatusCode.BadRequest)
+            return (model, Enumerable.Range(0, settings.PromptTokens).Select(i => 1 + i * 37 % 255).ToArray());
         if (!response.IsSuccessStatusCode) throw new Core.EngineException($"/tokenize answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellation)}");
         var ids = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellation))!["tokens"]!.AsArray().Select(t => t!.GetValue<int>()).ToArray();
         return (model, ids.Take(settings.PromptTokens).ToArray());
     }
 
-    private static async Task<RequestTiming> TimeOneAsync(HttpClient http, string body, CancellationToken cancellation)
+    private static async Task<RequestTiming> TimeOneAsync(HttpClient http, string body, Stopwatch run, CancellationToken cancellation)
     {
-        var clock = Stopwatch.StartNew();
-        double first = -1, last = 0;
+        double start = run.Elapsed.TotalMilliseconds;
+        double Now() => run.Elapsed.TotalMilliseconds - start;
+        var arrivals = new List<double>();
         var gaps = new List<double>();
         int tokens = 0;
         try
@@ -92,29 +106,33 @@ public static class ServerLoadGenerator
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
             if (!response.IsSuccessStatusCode)
-                return new RequestTiming(false, 0, clock.Elapsed.TotalMilliseconds, [], 0, $"HTTP {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellation)}");
+                return new RequestTiming(false, 0, Now(), [], 0, $"HTTP {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellation)}");
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellation));
             while (await reader.ReadLineAsync(cancellation) is { } line)
             {
                 if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
-                string data = line["data: ".Length..];
-                if (data == "[DONE]") break;
-                var chunk = JsonNode.Parse(data)!;
-                if (chunk["error"] is { } error) return new RequestTiming(false, 0, clock.Elapsed.TotalMilliseconds, [], tokens, error["message"]?.GetValue<string>());
-                if (chunk["usage"] is { } usage) tokens = usage["completion_tokens"]!.GetValue<int>();
-                if (chunk["choices"] is JsonArray { Count: > 0 } choices && choices[0]!["finish_reason"] is null)
+                var data = line.AsMemory("data: ".Length);
+                if (data.Span.SequenceEqual("[DONE]")) break;
+                double now = Now();
+                // JsonDocument reads from pooled buffers: the client stays light beside the server it measures.
+                using var chunk = JsonDocument.Parse(data);
+                var root = chunk.RootElement;
+                if (root.TryGetProperty("error", out var error))
+                    return new RequestTiming(false, 0, Now(), [], tokens, error.TryGetProperty("message", out var m) ? m.GetString() : error.ToString());
+                if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                    tokens = usage.GetProperty("completion_tokens").GetInt32();
+                if (root.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0
+                    && choices[0].TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.Null)
                 {
-                    double now = clock.Elapsed.TotalMilliseconds;
-                    if (first < 0) first = now;
-                    else gaps.Add(now - last);
-                    last = now;
+                    if (arrivals.Count > 0) gaps.Add(now - arrivals[^1]);
+                    arrivals.Add(now);
                 }
             }
-            return new RequestTiming(true, Math.Max(first, 0), clock.Elapsed.TotalMilliseconds, gaps, tokens, null);
+            return new RequestTiming(true, arrivals.Count > 0 ? arrivals[0] : 0, Now(), gaps, tokens, null, arrivals.Select(t => t + start).ToArray());
         }
         catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
         {
-            return new RequestTiming(false, 0, clock.Elapsed.TotalMilliseconds, [], tokens, e.Message);
+            return new RequestTiming(false, 0, Now(), [], tokens, e.Message);
         }
     }
 }

@@ -170,6 +170,28 @@ public class EngineChatClientTests
     }
 
     [Test]
+    public async Task IdleConversationsGiveTheirPagesBackWhenThePoolIsNeeded()
+    {
+        // A pool of 60 pages (stories260K, f32 KV: 4 KiB a page of 16 slots, 5 layers), three idle conversations in it.
+        using var engine = InferenceEngine.Load(_model.Path, new EngineOptions { Device = "cpu", KvDType = DType.F32, Threads = 1, KvMemoryBytes = 60 * 4096 });
+        Assert.That(engine.Cache.PageCount, Is.EqualTo(60));
+        using var client = new EngineChatClient(engine);
+        var ids = new List<string>();
+        foreach (string p in new[] { "A cat", "A dog", "A bird" }) ids.Add((await client.GetResponseAsync(Ask(p), Greedy(4))).ConversationId!);
+        int free = engine.Cache.FreePages;
+        Assert.That(engine.Cache.UsedPages, Is.GreaterThan(10), "the idle conversations hold pages");
+
+        // A request whose reservation needs more pages than are free: the oldest idle conversations make room.
+        int pagesPerLayer = free / engine.Config.NumLayers + 1;
+        int[] prompt = [1, 2, 3, 4, 5, 6, 7, 8];
+        var completion = engine.Generate(prompt, new GenerationOptions { MaxTokens = pagesPerLayer * 16 - prompt.Length, IgnoreEos = true, Sampling = Core.Sampling.SamplingOptions.Greedy });
+        Assert.That(await completion.RunToEndAsync(), Is.EqualTo(FinishReason.Length), completion.FinishMessage);
+        Assert.That(client.Conversations, Is.InRange(1, 2), "only as many as needed were ended");
+        Assert.That(client.EndConversation(ids[0]), Is.False, "the least recently used went first");
+        Assert.That(client.EndConversation(ids[2]), Is.True, "the most recently used was kept");
+    }
+
+    [Test]
     public async Task OptionsMapOntoTheRequest()
     {
         using var client = new EngineChatClient(_engine);

@@ -61,6 +61,35 @@ public sealed class ServerFaultTests
     }
 
     [Test]
+    public async Task A_queued_request_whose_client_goes_away_leaves_the_queue()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { MaxQueue = 4, MaxConcurrent = 1 });
+        var gateway = server.Host.Gateway;
+        using var cancelRunning = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var running = await server.PostJsonAsync("/v1/completions", Long, cancellation: cancelRunning.Token);
+        using var stream = new StreamReader(await running.Content.ReadAsStreamAsync(cancelRunning.Token));
+        Assert.That(await stream.ReadLineAsync(cancelRunning.Token), Does.StartWith("data: "), "the first request runs");
+
+        using var cancelQueued = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var queued = server.PostJsonAsync("/v1/completions", Completion, cancellation: cancelQueued.Token);
+        for (int i = 0; i < 400 && gateway.Waiting == 0; i++) await Task.Delay(25);
+        Assert.That(gateway.Waiting, Is.EqualTo(1), "the second request waits for the engine");
+        cancelQueued.Cancel();
+        Assert.That(async () => (await queued).Dispose(), Throws.InstanceOf<OperationCanceledException>());
+        for (int i = 0; i < 400 && gateway.Waiting > 0; i++) await Task.Delay(25);
+        Assert.That(gateway.Waiting, Is.Zero, "the abandoned request left the queue");
+        Assert.That(gateway.Running, Is.EqualTo(1), "and never ran");
+
+        cancelRunning.Cancel();
+        for (int i = 0; i < 400 && gateway.Running > 0; i++) await Task.Delay(25);
+        var metrics = await server.MetricsAsync();
+        Assert.That(metrics["engine_requests_waiting"], Is.Zero);
+        Assert.That(metrics["engine_requests_running"], Is.Zero);
+        using var next = await server.PostJsonAsync("/v1/completions", Completion);
+        Assert.That(next.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
     public async Task Health_is_503_while_loading_then_200()
     {
         var release = new ManualResetEventSlim();
