@@ -50,7 +50,7 @@ internal static class BenchConcurrency
 
     private static void WriteTable(IReadOnlyList<ConcurrencyLevelResult> results, TextWriter o)
     {
-        string[] header = ["seqs", "decode tok/s", "e2e out tok/s", "per seq tok/s", "prefill tok/s", "ttft p50/p99 ms", "itl p50/p99 ms", "kv pages"];
+        string[] header = ["seqs", "decode tok/s", "e2e out tok/s", "per seq tok/s", "prefill tok/s", "ttft p50/p99 ms", "itl p50/p99 ms", "kv pages", "cpu ms/tok"];
         var rows = results.Select(r => new[]
         {
             r.Concurrency.ToString(CultureInfo.InvariantCulture),
@@ -61,6 +61,7 @@ internal static class BenchConcurrency
             FormattableString.Invariant($"{r.TtftMs.P50:F0} / {r.TtftMs.P99:F0}"),
             FormattableString.Invariant($"{r.InterTokenMs.P50:F1} / {r.InterTokenMs.P99:F1}"),
             FormattableString.Invariant($"{r.PeakKvPages} / {r.KvPageCount}"),
+            FormattableString.Invariant($"{r.CpuSeconds * 1000 / Math.Max(1, r.OutputTokensPerSecond * r.WallSeconds):F2}"),
         }).ToList();
         int[] widths = header.Select((h, c) => Math.Max(h.Length, rows.Max(row => row[c].Length))).ToArray();
         o.WriteLine(string.Join("  ", header.Select((h, c) => h.PadLeft(widths[c]))));

@@ -14,9 +14,10 @@ namespace Engine.Models.Benchmarks;
 /// <param name="InterTokenMs">Gaps between consecutive tokens of a sequence as its consumer received them.</param>
 /// <param name="PeakKvPages">Most KV pages in use at once (all layers), of <paramref name="KvPageCount"/>.</param>
 /// <param name="OutputTokensPerSecond">End to end: every generated token over the level's wall time (prefill included), as a server load test counts.</param>
+/// <param name="CpuSeconds">CPU time the process used during the level (all threads, user and system).</param>
 public sealed record ConcurrencyLevelResult(int Concurrency, double AggregateDecodeTokensPerSecond, double PerSequenceDecodeTokensPerSecond,
     double PrefillTokensPerSecond, Percentiles TtftMs, Percentiles InterTokenMs, int PeakKvPages, int KvPageCount, double WallSeconds,
-    double OutputTokensPerSecond)
+    double OutputTokensPerSecond, double CpuSeconds)
 {
     public JsonObject ToJson() => new()
     {
@@ -30,6 +31,7 @@ public sealed record ConcurrencyLevelResult(int Concurrency, double AggregateDec
         ["kv_pages_total"] = KvPageCount,
         ["wall_s"] = WallSeconds,
         ["output_tokens_per_s"] = OutputTokensPerSecond,
+        ["cpu_s"] = CpuSeconds,
     };
 }
 
@@ -70,6 +72,7 @@ public static class ConcurrencyBenchmark
 
     private static ConcurrencyLevelResult RunLevel(InferenceEngine engine, int[][] prompts, GenerationOptions options, CancellationToken cancellation)
     {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         engine.Cache.ResetPeakUsedPages();
         var completions = prompts.Select(p => engine.Generate(p, options)).ToArray();
@@ -97,7 +100,8 @@ public static class ConcurrencyBenchmark
             engine.Cache.PeakUsedPages,
             engine.Cache.PageCount,
             wall,
-            arrivals.Sum(a => a.Count) / Math.Max(1e-9, wall));
+            arrivals.Sum(a => a.Count) / Math.Max(1e-9, wall),
+            (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
     }
 
     private static void Drain(Completion completion, CancellationToken cancellation)

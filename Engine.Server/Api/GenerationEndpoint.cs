@@ -131,6 +131,7 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
         var tokens = new List<GeneratedToken>();
         var text = new System.Text.StringBuilder();
         var pending = new List<GeneratedToken>(); // tokens whose logprobs go out with the next delta
+        bool textual = lease.Engine.HasText;
         await foreach (var token in lease.Stream(completion, cancellation))
         {
             tokens.Add(token);
@@ -138,7 +139,8 @@ public sealed class GenerationEndpoint(EngineGateway gateway, bool chat)
             string delta = tools is null ? token.Text : tools.Push(token.Text);
             text.Append(delta);
             bool withLogprobs = plan.Request.TopLogprobs is not null;
-            if (onDelta is not null && (delta.Length > 0 || withLogprobs))
+            // A model without a tokenizer has no text: each token still goes out as an (empty) chunk, so clients see progress.
+            if (onDelta is not null && (delta.Length > 0 || withLogprobs || !textual))
             {
                 await onDelta(withLogprobs ? WithoutEos(pending, options) : [], delta, token.Kv);
                 pending.Clear();

@@ -30,17 +30,19 @@ public sealed record LatencySummary(double Mean, double P50, double P90, double 
 /// while every client's stream was decoding; <see cref="Models.Benchmarks.SteadyDecodeRate"/>), the figure
 /// `engine bench --concurrency` reports in-process; <see cref="OutputTokensPerSecond"/> is end to end (all
 /// output tokens over the whole test, prefills and request turnarounds included).
-/// <paramref name="ClientCpuSeconds"/> is the CPU time the load generator itself used.
+/// <paramref name="ClientCpuSeconds"/> is the CPU time the load generator itself used; <paramref name="ServerCpuSeconds"/>
+/// what the server process used meanwhile (its /metrics process_cpu_seconds_total; null when it has none).
 /// </summary>
 public sealed record LoadReport(LoadSettings Settings, string Model, double DurationSeconds, int Completed, int Failed,
     long OutputTokens, LatencySummary Ttft, LatencySummary Itl, LatencySummary E2e, IReadOnlyList<string> Errors,
-    double DecodeTokensPerSecond = 0, double ClientCpuSeconds = 0)
+    double DecodeTokensPerSecond = 0, double ClientCpuSeconds = 0, double? ServerCpuSeconds = null)
 {
     public double RequestsPerSecond => DurationSeconds > 0 ? Completed / DurationSeconds : 0;
     public double OutputTokensPerSecond => DurationSeconds > 0 ? OutputTokens / DurationSeconds : 0;
     public double TotalTokensPerSecond => DurationSeconds > 0 ? (OutputTokens + (long)Completed * Settings.PromptTokens) / DurationSeconds : 0;
 
-    public static LoadReport From(LoadSettings settings, string model, double seconds, IReadOnlyList<RequestTiming> timings, double clientCpuSeconds = 0)
+    public static LoadReport From(LoadSettings settings, string model, double seconds, IReadOnlyList<RequestTiming> timings, double clientCpuSeconds = 0,
+        double? serverCpuSeconds = null)
     {
         var ok = timings.Where(t => t.Ok).ToArray();
         // A chunk may carry several tokens (text held back until a character or stop string completes): each counts its share.
@@ -51,7 +53,7 @@ public sealed record LoadReport(LoadSettings Settings, string Model, double Dura
             LatencySummary.Of(ok.Select(t => t.TtftMs).ToArray()), LatencySummary.Of(ok.SelectMany(t => t.ItlMs).ToArray()),
             LatencySummary.Of(ok.Select(t => t.E2eMs).ToArray()),
             timings.Where(t => !t.Ok).Select(t => t.Error ?? "unknown").Distinct().Take(5).ToArray(),
-            decode, clientCpuSeconds);
+            decode, clientCpuSeconds, serverCpuSeconds);
     }
 
     public JsonObject ToJson() => new()
@@ -70,6 +72,7 @@ public sealed record LoadReport(LoadSettings Settings, string Model, double Dura
         ["total_tokens_per_s"] = Math.Round(TotalTokensPerSecond, 2),
         ["decode_tokens_per_s"] = Math.Round(DecodeTokensPerSecond, 2),
         ["client_cpu_s"] = Math.Round(ClientCpuSeconds, 3),
+        ["server_cpu_s"] = ServerCpuSeconds is { } server ? Math.Round(server, 3) : (double?)null,
         ["ttft_ms"] = Ttft.ToJson(),
         ["itl_ms"] = Itl.ToJson(),
         ["e2e_ms"] = E2e.ToJson(),
@@ -84,6 +87,8 @@ public sealed record LoadReport(LoadSettings Settings, string Model, double Dura
         output.WriteLine(string.Create(c, $"  throughput: {RequestsPerSecond:F2} req/s, {OutputTokensPerSecond:F1} output tok/s end to end, {TotalTokensPerSecond:F1} total tok/s"));
         output.WriteLine(string.Create(c, $"  decode: {DecodeTokensPerSecond:F1} tok/s while all {Settings.Concurrency} streams decode (as `bench --concurrency` counts)"));
         output.WriteLine(string.Create(c, $"  load generator CPU: {ClientCpuSeconds:F2} s ({ClientCpuSeconds / Math.Max(1e-9, DurationSeconds):P0} of one core)"));
+        if (ServerCpuSeconds is { } server)
+            output.WriteLine(string.Create(c, $"  server CPU: {server:F2} s, {server * 1000 / Math.Max(1, OutputTokens):F2} ms per output token"));
         output.WriteLine("  latency (ms)      mean      p50      p90      p99");
         foreach (var (name, s) in new[] { ("TTFT", Ttft), ("ITL", Itl), ("end-to-end", E2e) })
             output.WriteLine(string.Create(c, $"  {name,-12} {s.Mean,9:F1} {s.P50,8:F1} {s.P90,8:F1} {s.P99,8:F1}"));

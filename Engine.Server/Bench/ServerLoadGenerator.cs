@@ -54,6 +54,7 @@ public static class ServerLoadGenerator
         var timings = new RequestTiming[settings.Requests];
         int next = -1;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        double? serverCpu = await ServerCpuSecondsAsync(http, cancellation);
         var clock = Stopwatch.StartNew();
         async Task Client()
         {
@@ -65,7 +66,27 @@ public static class ServerLoadGenerator
         double seconds = clock.Elapsed.TotalSeconds;
         // The load generator shares the machine with the server: what it used is reported beside the results.
         double clientCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
-        return LoadReport.From(settings, model, seconds, timings, clientCpu);
+        double? serverCpuUsed = await ServerCpuSecondsAsync(http, cancellation) - serverCpu;
+        return LoadReport.From(settings, model, seconds, timings, clientCpu, serverCpuUsed);
+    }
+
+    /// <summary>The server's process_cpu_seconds_total from /metrics, or null when it exposes none.</summary>
+    private static async Task<double?> ServerCpuSecondsAsync(HttpClient http, CancellationToken cancellation)
+    {
+        try
+        {
+            using var response = await http.GetAsync("/metrics", cancellation);
+            if (!response.IsSuccessStatusCode) return null;
+            foreach (string line in (await response.Content.ReadAsStringAsync(cancellation)).Split('\n'))
+                if (line.StartsWith("process_cpu_seconds_total ", StringComparison.Ordinal)
+                    && double.TryParse(line["process_cpu_seconds_total ".Length..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value))
+                    return value;
+            return null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Engine.Models.Generation;
@@ -58,6 +59,9 @@ public sealed class ServerMetrics
             foreach (var (labels, value) in samples)
                 text.Append(name).Append(labels.Length > 0 ? "{" + labels + "}" : "").Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
+        // Prometheus' standard process metric: a load test reads it to report what the server used.
+        Metric("process_cpu_seconds_total", "counter", "CPU time the server process used (user and system), in seconds.",
+            ("", Math.Round(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, 3)));
         Metric("engine_model_loaded", "gauge", "1 when the model is loaded and requests are served.", ("", gateway.IsReady ? 1 : 0));
         Metric("engine_requests_running", "gauge", "Requests running on the engine.", ("", gateway.Running));
         Metric("engine_requests_waiting", "gauge", "Requests waiting for the engine.", ("", gateway.Waiting));

@@ -1,5 +1,6 @@
 using System.Net;
 using Engine.Cli.Commands;
+using Engine.Cli.Options;
 using Engine.Models;
 using Engine.Server;
 using Engine.Tests.Support;
@@ -38,6 +39,21 @@ public sealed class ServeModelSourcesTests
         await using var real = await TestServer.StartAsync();
         var realReply = await real.PostForJsonAsync("/v1/completions", Completion);
         Assert.That(reply["choices"]![0]!["text"]!.GetValue<string>(), Is.Not.EqualTo(realReply["choices"]![0]!["text"]!.GetValue<string>()));
+    }
+
+    [Test]
+    public async Task Without_a_tokenizer_the_load_generator_sends_token_ids()
+    {
+        // Random weights of a registry shape not present locally have no tokenizer; stories260K's shape stands in.
+        var spec = new RandomWeightsSpec(null, null);
+        var config = RandomWeightsSpec.Config(TestServer.ModelFolder);
+        await using var server = await TestServer.StartAsync(o => o with { ChatTemplatePath = null }, o => spec.Load(o.Model, config, o.Engine));
+        using (var tokenize = await server.PostJsonAsync("/tokenize", """{"content":"Hello"}"""))
+            Assert.That(tokenize.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var report = await Engine.Server.Bench.ServerLoadGenerator.RunAsync(new(server.Address, Concurrency: 2, Requests: 2, PromptTokens: 12, GenTokens: 5));
+        Assert.That(report.Failed, Is.Zero, string.Join("; ", report.Errors));
+        Assert.That(report.OutputTokens, Is.EqualTo(10));
+        Assert.That((await server.MetricsAsync())["engine_prompt_tokens_total"], Is.EqualTo(24));
     }
 
     [Test]

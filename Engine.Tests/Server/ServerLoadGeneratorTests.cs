@@ -30,6 +30,9 @@ public sealed class ServerLoadGeneratorTests
         Assert.That(report.Ttft.P50, Is.GreaterThan(0));
         Assert.That(report.Itl.P50, Is.GreaterThan(0));
         Assert.That(report.E2e.P99, Is.GreaterThanOrEqualTo(report.E2e.P50));
+        Assert.That(report.DecodeTokensPerSecond, Is.GreaterThan(0));
+        Assert.That(report.ClientCpuSeconds, Is.GreaterThan(0));
+        Assert.That(report.ServerCpuSeconds, Is.GreaterThan(0), "read from the server's process_cpu_seconds_total");
         var metrics = await server.MetricsAsync();
         Assert.That(metrics["engine_prompt_tokens_total"], Is.EqualTo(6 * 20));
 
@@ -39,6 +42,8 @@ public sealed class ServerLoadGeneratorTests
         var json = System.Text.Json.Nodes.JsonNode.Parse(stdout.ToString())!;
         Assert.That(json["completed"]!.GetValue<int>(), Is.EqualTo(2));
         Assert.That(json["ttft_ms"]!["p90"]!.GetValue<double>(), Is.GreaterThan(0));
+        Assert.That(json["decode_tokens_per_s"]!.GetValue<double>(), Is.GreaterThan(0));
+        Assert.That(json["server_cpu_s"]!.GetValue<double>(), Is.GreaterThan(0));
     }
 
     [Test]
