@@ -21,7 +21,7 @@ public static class CliApp
                  {
                      RunCommand.Create(), ModelsCommand.Create(), PullCommand.Create(), InfoCommand.Create(),
                      DoctorCommand.Create(), TokenizeCommand.Create(), TemplateCommand.Create(), BenchCommand.Create(),
-                     EvalCommand.Create(), ServeCommand.Create(), SelfTestCommand.Create(), GpuReportCommand.Create(),
+                     EvalCommand.Create(), QuantizeCommand.Create(), ServeCommand.Create(), SelfTestCommand.Create(), GpuReportCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

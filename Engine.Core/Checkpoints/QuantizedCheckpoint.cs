@@ -42,12 +42,20 @@ public sealed unsafe class QuantizedCheckpoint : ICheckpoint
         {
             if (_quantized.TryGetValue(name, out tensor)) return true;
             if (!_inner.TryGet(name, out tensor)) return false;
-            var (block, _) = DTypes.BlockLayout(Type);
-            if (tensor.Shape.Length != 2 || tensor.Shape[1] % block != 0 || DTypes.IsBlockQuantized(tensor.DType)) return true;
+            if (StoredType(tensor, Type) != Type) return true;
             tensor = _quantized[name] = Quantize(tensor);
             return true;
         }
     }
+
+    /// <summary>
+    /// The dtype a tensor gets when quantizing to <paramref name="type"/>: the type for a float matrix whose rows are
+    /// whole blocks, else its own (1-D tensors, rows of another length, tensors already quantized).
+    /// </summary>
+    public static DType StoredType(TensorView tensor, DType type) =>
+        tensor.Shape.Length == 2 && tensor.Shape[1] % DTypes.BlockLayout(type).Elements == 0 && !DTypes.IsBlockQuantized(tensor.DType)
+            ? type
+            : tensor.DType;
 
     public TensorView Get(string name) => TryGet(name, out var tensor) ? tensor : _inner.Get(name);
 

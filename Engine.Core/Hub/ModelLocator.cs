@@ -20,25 +20,32 @@ public static class ModelLocator
             ?? throw NotPresent(reference, new HubCacheLayout(environment.CacheRoot));
     }
 
-    /// <summary>The complete cached snapshot of a hub reference, or null when absent or incomplete.</summary>
+    /// <summary>
+    /// The complete cached snapshot of a hub reference, or null when absent or incomplete. For a quant tag, or a
+    /// snapshot of GGUF files without config.json, the model is the GGUF file the tag picks among those downloaded.
+    /// </summary>
     public static ResolvedModel? FindInCache(ModelReference reference, HubCacheLayout cache)
     {
         string repo = reference.RepoId ?? throw new ArgumentException("not a hub reference", nameof(reference));
         string? commit = cache.ReadCommit(repo, reference.Revision);
         if (commit is null) return null;
         string folder = cache.SnapshotFolder(repo, commit);
-        return SnapshotInspector.IsComplete(folder)
-            ? new ResolvedModel(folder, repo, reference.Revision, commit, reference.Entry)
+        if (reference.QuantTag is null && SnapshotInspector.IsComplete(folder))
+            return new ResolvedModel(folder, repo, reference.Revision, commit, reference.Entry);
+        string? gguf = SnapshotInspector.CachedGgufFiles(folder) is { Count: > 0 } files
+            ? GgufFileChoice.Pick(files, reference.QuantTag, $"{repo}@{commit[..12]}")
             : null;
+        return gguf is null ? null : new ResolvedModel(Path.Combine([folder, .. gguf.Split('/')]), repo, reference.Revision, commit, reference.Entry);
     }
 
     private static EngineException NotPresent(ModelReference reference, HubCacheLayout cache)
     {
         string repo = reference.RepoId!;
         string commit = cache.ReadCommit(repo, reference.Revision) ?? "";
-        string state = commit.Length > 0 && Directory.Exists(cache.SnapshotFolder(repo, commit))
-            ? "is only partly downloaded (config.json or a weight file is missing)"
-            : "is not downloaded";
+        bool snapshot = commit.Length > 0 && Directory.Exists(cache.SnapshotFolder(repo, commit));
+        string state = reference.QuantTag is { } tag
+            ? $"has no downloaded GGUF file for quant tag '{tag}'"
+            : snapshot ? "is only partly downloaded (config.json or a weight file is missing)" : "is not downloaded";
         string named = reference.Entry is not null ? $"'{reference.Entry.Name}' ({repo}@{reference.Revision})" : $"'{repo}@{reference.Revision}'";
         return new EngineException(
             $"model {named} {state}: looked in {cache.RepoFolder(repo)} (the cache comes from HF_HUB_CACHE or HF_HOME); get it with: engine pull {reference.PullName}");

@@ -23,7 +23,9 @@ public sealed class ModelPuller(HubEnvironment environment, IPullProgress progre
         string commit = revision.Commit;
         string snapshot = cache.SnapshotFolder(repo, commit);
         var available = new HashSet<string>(revision.Files, StringComparer.Ordinal);
-        var files = new List<string>(NeededFiles.Select(revision));
+        var files = new List<string>(NeededFiles.Select(revision, reference.QuantTag));
+        // A GGUF pull is one file, which is the model (a snapshot may hold several quantizations).
+        string model = GgufFileChoice.IsModelFile(files[0]) ? Path.Combine([snapshot, .. files[0].Split('/')]) : snapshot;
         var toLink = new List<HubFileMetadata>();
         var toDownload = new List<HubFileMetadata>();
         int downloaded = 0;
@@ -63,7 +65,7 @@ public sealed class ModelPuller(HubEnvironment environment, IPullProgress progre
         foreach (var metadata in toLink.OrderBy(f => f.File == SnapshotInspector.ConfigFileName ? 1 : 0))
             SnapshotLinker.Link(cache, repo, commit, metadata.File, metadata.Etag);
         cache.WriteRef(repo, reference.Revision, commit);
-        return new PullResult(snapshot, repo, commit, downloaded, bytes, AlreadyPresent: downloaded == 0);
+        return new PullResult(model, repo, commit, downloaded, bytes, AlreadyPresent: downloaded == 0);
     }
 
     private static void EnsureRoom(HubCacheLayout cache, string repo, List<HubFileMetadata> toDownload)
@@ -84,7 +86,7 @@ public sealed class ModelPuller(HubEnvironment environment, IPullProgress progre
     {
         var found = ModelLocator.FindInCache(reference, cache)
             ?? throw new EngineException(
-                $"HF_HUB_OFFLINE is set and {repo}@{reference.Revision} is not in the cache (looked in {cache.RepoFolder(repo)}); unset HF_HUB_OFFLINE to download it");
+                $"HF_HUB_OFFLINE is set and {repo}{(reference.QuantTag is { } tag ? ":" + tag : "")}@{reference.Revision} is not in the cache (looked in {cache.RepoFolder(repo)}); unset HF_HUB_OFFLINE to download it");
         return new PullResult(found.Folder, repo, found.Commit!, 0, 0, AlreadyPresent: true);
     }
 

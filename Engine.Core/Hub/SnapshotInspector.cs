@@ -25,6 +25,16 @@ public static class SnapshotInspector
         }
     }
 
+    /// <summary>The GGUF files present in a snapshot (links that resolve), as repo paths with '/', in ordinal order; empty when there is no snapshot.</summary>
+    public static IReadOnlyList<string> CachedGgufFiles(string folder) =>
+        !Directory.Exists(folder)
+            ? []
+            : Directory.EnumerateFiles(folder, "*.gguf", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'))
+                .Where(f => HasFile(folder, f))
+                .Order(StringComparer.Ordinal)
+                .ToList();
+
     /// <summary>True when the file exists and, if it is a symlink, its final target exists too (no dangling links).</summary>
     public static bool HasFile(string folder, string relativePath)
     {
