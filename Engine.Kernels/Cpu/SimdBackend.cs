@@ -104,8 +104,8 @@ public sealed unsafe partial class SimdBackend : IBackend
 
     private static void RequireWeightType(DeviceArray array, string name, bool quantizedAllowed = false)
     {
-        if (array.DType is not (DType.F32 or DType.F16 or DType.BF16) && !(quantizedAllowed && array.DType == DType.Q8_0))
-            throw new ArgumentException($"{name} must be F32, F16 or BF16{(quantizedAllowed ? " or Q8_0" : "")}, got {array.DType}");
+        if (array.DType is not (DType.F32 or DType.F16 or DType.BF16) && !(quantizedAllowed && DTypes.IsBlockQuantized(array.DType)))
+            throw new ArgumentException($"{name} must be F32, F16 or BF16{(quantizedAllowed ? " or block-quantized" : "")}, got {array.DType}");
     }
 
     public void Dispose() => _pool.Dispose();
