@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using Engine.Core;
@@ -10,7 +11,7 @@ namespace Engine.Kernels.Cpu;
 /// the x rows to 8 bits once per call (<see cref="Q8Activations"/>), then runs integer dot products
 /// (AVX2, AVX-VNNI where present). Decode splits output rows across tasks; prefill tiles (weight-row chunk x
 /// x-row block) as for float weights, each decoded weight block multiplied with 4 x rows at once. CPUs
-/// without AVX2 widen each weight row to float instead.
+/// without AVX2, and <see cref="KernelSet.Portable"/>, widen each weight row to float instead.
 /// </summary>
 public sealed unsafe partial class SimdBackend
 {
@@ -26,7 +27,7 @@ public sealed unsafe partial class SimdBackend
     {
         var (block, _) = DTypes.BlockLayout(type);
         if (inDim % block != 0) throw new ArgumentException($"{type} linear needs inDim a multiple of {block}, got {inDim}");
-        if (!(Avx2.IsSupported && Fma.IsSupported))
+        if (Kernels == KernelSet.Portable || !(Avx2.IsSupported && Fma.IsSupported))
         {
             LinearWidened(x, type, weight, output, rows, inDim, outDim);
             return;
@@ -86,7 +87,10 @@ public sealed unsafe partial class SimdBackend
         });
     }
 
-    /// <summary>CPUs without AVX2: each weight row widened to float (exactly, as ggml), then float dot products with every x row.</summary>
+    /// <summary>
+    /// Portable kernels, or CPUs without AVX2: each weight row widened to float (exactly, as ggml), then float
+    /// dot products with every x row: the float result over the dequantized weights.
+    /// </summary>
     private void LinearWidened(float* x, DType type, byte* weight, float* output, int rows, int inDim, int outDim)
     {
         long rowBytes = DTypes.ByteCount(type, inDim);
@@ -99,12 +103,7 @@ public sealed unsafe partial class SimdBackend
             {
                 GgufDequantizer.Dequantize(ggmlType, new ReadOnlySpan<byte>(weight + o * rowBytes, (int)rowBytes), widened, "weight");
                 for (int row = 0; row < rows; row++)
-                {
-                    float sum = 0;
-                    float* xr = x + (long)row * n;
-                    for (int i = 0; i < n; i++) sum += xr[i] * widened[i];
-                    output[(long)row * m + o] = sum;
-                }
+                    output[(long)row * m + o] = TensorPrimitives.Dot(new ReadOnlySpan<float>(x + (long)row * n, n), widened);
             }
         });
     }
