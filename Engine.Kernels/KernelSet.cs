@@ -3,8 +3,10 @@ using Engine.Core;
 namespace Engine.Kernels;
 
 /// <summary>
-/// Which kernels the ILGPU backend runs: Fast uses each fast kernel once it has matched its portable twin on
-/// the device (a self-check on first use); Portable never runs a fast kernel.
+/// Which kernels a backend runs. ILGPU: Fast uses each fast kernel once it has matched its portable twin on
+/// the device (a self-check on first use); Portable never runs a fast kernel. SIMD CPU: Fast multiplies
+/// block-quantized weights with activations rounded to 8 bits (integer dot products, as llama.cpp);
+/// Portable widens the weights to float and keeps the activations in float (exact, several times slower).
 /// </summary>
 public enum KernelSet
 {

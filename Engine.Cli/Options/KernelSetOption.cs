@@ -8,7 +8,7 @@ internal static class KernelSetOption
 {
     public static Option<string> Create() => new("--kernels")
     {
-        Description = $"ILGPU kernels: {KernelSets.Choices} (fast: each fast kernel is checked against its portable twin on first use and replaced by it on a mismatch)",
+        Description = $"Kernels: {KernelSets.Choices} (ILGPU fast: each fast kernel is checked against its portable twin on first use and replaced by it on a mismatch; cpu portable: quantized weights multiply float activations, exact but slow, instead of 8-bit ones)",
         DefaultValueFactory = _ => "fast",
     };
 

@@ -16,9 +16,9 @@ public sealed unsafe partial class SimdBackend
         int* ids = PointerOf<int>(tokens);
         for (int i = 0; i < count; i++)
             if ((uint)ids[i] >= vocab) throw new EngineException($"token id {ids[i]} is outside the vocabulary (size {vocab})");
-        if (table.DType == DType.Q8_0)
+        if (DTypes.IsBlockQuantized(table.DType))
         {
-            EmbeddingQ8_0((byte*)PointerOf(table), ids, PointerOf<float>(output), count, hidden);
+            EmbeddingQuantized(table.DType, (byte*)PointerOf(table), ids, PointerOf<float>(output), count, hidden);
             return;
         }
         var kernel = new EmbeddingKernel(this, PointerOf(table), ids, PointerOf<float>(output), count, hidden);

@@ -25,7 +25,7 @@ public sealed unsafe partial class SimdBackend
         RequireWeightType(weight, nameof(weight), quantizedAllowed: true);
         Require(weight, (long)outDim * inDim, nameof(weight));
         Require(output, DType.F32, (long)rows * outDim, nameof(output));
-        if (weight.DType == DType.Q8_0) LinearQ8_0(PointerOf<float>(x), (byte*)PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
+        if (DTypes.IsBlockQuantized(weight.DType)) LinearQuantized(PointerOf<float>(x), weight.DType, (byte*)PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
         else
         {
             var kernel = new LinearKernel(this, PointerOf<float>(x), PointerOf(weight), PointerOf<float>(output), rows, inDim, outDim);
@@ -131,35 +131,6 @@ public sealed unsafe partial class SimdBackend
             for (; o < end; o++) outRow[o] = RowKernels.Dot<TVec, TElem>(xr, w, (long)o * n, n);
         }
     }
-
-    /// <summary>Prefill over Q8_0 weights: each task widens its chunk of weight rows to F32 once, then runs the float tile.</summary>
-    private readonly struct Q8_0PrefillKernel(SimdBackend backend, float* x, byte* weight, float* output, int rows, int inDim, int outDim) : ITypedKernel
-    {
-        public void Run<TVec, TElem>() where TVec : unmanaged, ISimdFloat<TVec> where TElem : unmanaged, IElementType
-        {
-            float* px = x, po = output; byte* w = weight; int n = inDim, m = outDim, r = rows;
-            long rowBytes = (long)n / Q8_0Kernels.Block * Q8_0Kernels.BlockBytes;
-            int chunks = (m + PrefillWeightChunk - 1) / PrefillWeightChunk;
-            int blocks = (r + PrefillRowBlock - 1) / PrefillRowBlock;
-            backend.RunTasks(chunks * blocks, (long)r * m * n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
-            {
-                int chunk = task % chunks, block = task / chunks;
-                int o0 = chunk * PrefillWeightChunk, oEnd = Math.Min(m, o0 + PrefillWeightChunk);
-                int r0 = block * PrefillRowBlock, rEnd = Math.Min(r, r0 + PrefillRowBlock);
-                float[] widened = WidenedChunk is { } cached && cached.Length >= PrefillWeightChunk * n
-                    ? cached
-                    : WidenedChunk = new float[PrefillWeightChunk * n];
-                fixed (float* buffer = widened)
-                {
-                    for (int o = o0; o < oEnd; o++) Q8_0Kernels.Widen(w + o * rowBytes, buffer + (long)(o - o0) * n, n);
-                    PrefillTile<TVec, TElem>(px, buffer, o0, o0, oEnd, r0, rEnd, n, po, m);
-                }
-            });
-        }
-    }
-
-    /// <summary>Per worker thread: the F32 rows of the Q8_0 weight chunk it is multiplying.</summary>
-    [ThreadStatic] private static float[]? WidenedChunk;
 
     /// <summary>output[r, :] += widen(bias).</summary>
     private readonly struct BiasKernel(SimdBackend backend, void* bias, float* output, int rows, int outDim) : ITypedKernel

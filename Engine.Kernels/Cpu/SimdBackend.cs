@@ -16,12 +16,16 @@ public sealed unsafe partial class SimdBackend : IBackend
     private long _peakAllocatedBytes;
 
     /// <param name="threads">Worker threads (0: all cores).</param>
-    public SimdBackend(int threads = 0)
+    /// <param name="kernels">Fast: quantized weights times 8-bit activations; Portable: times float activations (see <see cref="KernelSet"/>).</param>
+    public SimdBackend(int threads = 0, KernelSet kernels = KernelSet.Fast)
     {
+        Kernels = kernels;
         if (threads < 0) throw new EngineException($"--threads must be 0 (all cores) or positive, got {threads}");
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         _pool = new WorkerPool(Threads);
     }
+
+    public KernelSet Kernels { get; }
 
     /// <summary>Threads that run each op (the caller included).</summary>
     public int Threads { get; }
@@ -30,7 +34,7 @@ public sealed unsafe partial class SimdBackend : IBackend
     public static string InstructionSet => KernelDispatch.Use512 ? "AVX-512"
         : Vector256.IsHardwareAccelerated ? "AVX2" : "portable";
 
-    public string Name => $"cpu-simd ({Threads} thread{(Threads == 1 ? "" : "s")}, {InstructionSet})";
+    public string Name => $"cpu-simd ({Threads} thread{(Threads == 1 ? "" : "s")}, {InstructionSet}{(Kernels == KernelSet.Portable ? ", portable kernels" : "")})";
     public BackendKind Kind => BackendKind.SimdCpu;
     public TransferCounters Transfers { get; } = new();
     public long AllocatedBytes => Interlocked.Read(ref _allocatedBytes);
@@ -104,8 +108,8 @@ public sealed unsafe partial class SimdBackend : IBackend
 
     private static void RequireWeightType(DeviceArray array, string name, bool quantizedAllowed = false)
     {
-        if (array.DType is not (DType.F32 or DType.F16 or DType.BF16) && !(quantizedAllowed && array.DType == DType.Q8_0))
-            throw new ArgumentException($"{name} must be F32, F16 or BF16{(quantizedAllowed ? " or Q8_0" : "")}, got {array.DType}");
+        if (array.DType is not (DType.F32 or DType.F16 or DType.BF16) && !(quantizedAllowed && DTypes.IsBlockQuantized(array.DType)))
+            throw new ArgumentException($"{name} must be F32, F16 or BF16{(quantizedAllowed ? " or block-quantized" : "")}, got {array.DType}");
     }
 
     public void Dispose() => _pool.Dispose();

@@ -4,6 +4,7 @@ using Engine.Core.Checkpoints;
 using Engine.Core.Checkpoints.Gguf;
 using Engine.Core.Config;
 using Engine.Core.Sampling;
+using Engine.Kernels;
 using Engine.Models;
 using Engine.Models.Generation;
 using Engine.Tests.Models;
@@ -32,8 +33,8 @@ public class GgufModelTests
     private static IEnumerable<TestCaseData> BackendCases() =>
         Backends().Select(b => Case(new TestCaseData(b).SetName($"Stories260KGreedyTextMatchesExpectedByteForByte({b})"), b));
 
-    private static InferenceEngine Load(string backend, string path) =>
-        InferenceEngine.Load(path, new EngineOptions { Device = backend, KvDType = DType.F32, KvMemoryBytes = 16L << 20, ContextLimit = 1024 });
+    private static InferenceEngine Load(string backend, string path, KernelSet kernels = KernelSet.Fast) =>
+        InferenceEngine.Load(path, new EngineOptions { Device = backend, Kernels = kernels, KvDType = DType.F32, KvMemoryBytes = 16L << 20, ContextLimit = 1024 });
 
     [Test]
     public void Stories260KConfigMatchesItsHuggingFaceConfig()
@@ -83,13 +84,46 @@ public class GgufModelTests
                 yield return Case(new TestCaseData(backend, file).SetName($"KqTinyReproducesFloat64Reference({backend}, {file})"), backend);
     }
 
-    /// <summary>Every prompt's 32 greedy tokens exactly, top-5 log-probabilities within 2e-3 (the model computes in float32).</summary>
+    /// <summary>
+    /// Every prompt's 32 greedy tokens exactly, top-5 log-probabilities within 2e-3 (the model computes in
+    /// float32). The SIMD backend runs its portable kernels here (quantized weights times float activations):
+    /// its fast ones round activations to 8 bits, checked by <see cref="KqTinyWithInt8ActivationsFollowsFloat64Reference"/>.
+    /// </summary>
     [TestCaseSource(nameof(TinyCases))]
     public void KqTinyReproducesFloat64Reference(string backend, string file)
     {
+        using var engine = Load(backend, GgufAssets.Path(file), backend == "cpu" ? KernelSet.Portable : KernelSet.Fast);
+        AssertFollowsReference(engine, file, logprobTolerance: 2e-3, exactAboveMargin: 0);
+    }
+
+    private static IEnumerable<TestCaseData> QuantizedTinyFiles() =>
+        GgufAssets.KqTinyFiles.Where(f => !f.EndsWith("f32.gguf", StringComparison.Ordinal) && !f.EndsWith("bf16.gguf", StringComparison.Ordinal))
+            .Select(f => new TestCaseData(f).SetName($"KqTinyWithInt8ActivationsFollowsFloat64Reference({f})"));
+
+    /// <summary>
+    /// The SIMD backend's fast kernels (activations rounded to 8 bits per block, as llama.cpp) against the
+    /// same float64 references: kq-tiny's random activations put the rounding at about 0.1-0.4 nats of
+    /// log-probability already on the first token (measured; about 1/254 of each block's largest |x| per value),
+    /// so the greedy tokens must agree wherever the reference's top-1 beats its top-2 by at least 0.5 nats,
+    /// a prompt's comparison ends at its first near-tie that flips (the continuations then differ
+    /// legitimately), and log-probabilities stay within 0.75 up to there.
+    /// </summary>
+    [TestCaseSource(nameof(QuantizedTinyFiles))]
+    public void KqTinyWithInt8ActivationsFollowsFloat64Reference(string file)
+    {
+        using var engine = Load("cpu", GgufAssets.Path(file), KernelSet.Fast);
+        AssertFollowsReference(engine, file, logprobTolerance: 0.75, exactAboveMargin: 0.5);
+    }
+
+    /// <summary>
+    /// Greedy tokens and top-5 log-probabilities of every prompt against kq-tiny-float64.json: a token may
+    /// differ only where the reference's top-1 log-probability beats its top-2 by less than
+    /// <paramref name="exactAboveMargin"/> (0: never), and the prompt's comparison ends there.
+    /// </summary>
+    private static void AssertFollowsReference(InferenceEngine engine, string file, double logprobTolerance, double exactAboveMargin)
+    {
         using var reference = GgufAssets.Json("kq-tiny-float64.json");
         var entry = reference.RootElement.GetProperty("files").GetProperty(file);
-        using var engine = Load(backend, GgufAssets.Path(file));
         var prompts = entry.GetProperty("prompts").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!, p => Ints(p.GetProperty("ids")));
         foreach (var result in entry.GetProperty("results").EnumerateArray())
         {
@@ -97,22 +131,30 @@ public class GgufModelTests
             int[] want = Ints(result.GetProperty("tokens"));
             var completion = engine.Generate(prompts[prompt], new GenerationOptions { MaxTokens = want.Length, IgnoreEos = true, Logprobs = 5, Sampling = new SamplingOptions { Temperature = 0 } });
             var tokens = completion.Run().ToList();
-            Assert.That(tokens.Select(t => t.Id).ToArray(), Is.EqualTo(want), $"{file} prompt {prompt}");
+            Assert.That(tokens, Has.Count.EqualTo(want.Length), $"{file} prompt {prompt}: tokens");
             var top5 = result.GetProperty("top5").EnumerateArray().ToList();
             double worst = 0;
             for (int step = 0; step < tokens.Count; step++)
             {
                 var expected = top5[step].EnumerateArray().Select(p => (Id: p[0].GetInt32(), Logprob: p[1].GetDouble())).ToList();
                 var actual = tokens[step].TopLogprobs!;
-                Assert.That(actual.Take(5).Select(p => p.Id), Is.EqualTo(expected.Select(p => p.Id)).Or.Count.EqualTo(5), $"{prompt} step {step}");
                 foreach (var (id, logprob) in expected)
                 {
                     var match = actual.FirstOrDefault(p => p.Id == id);
                     if (match.Id != id) continue; // ranks 4-5 may swap on near-ties
                     worst = Math.Max(worst, Math.Abs(match.Logprob - logprob));
                 }
+                if (tokens[step].Id == want[step])
+                {
+                    if (exactAboveMargin == 0) Assert.That(actual.Take(5).Select(p => p.Id), Is.EqualTo(expected.Select(p => p.Id)).Or.Count.EqualTo(5), $"{prompt} step {step}");
+                    continue;
+                }
+                double margin = expected[0].Logprob - expected[1].Logprob;
+                Assert.That(margin, Is.LessThan(exactAboveMargin),
+                    $"{file} prompt {prompt} step {step}: token {tokens[step].Id} instead of {want[step]}, where the reference's top-1 leads its top-2 by {margin:F3} nats");
+                break;
             }
-            Assert.That(worst, Is.LessThan(2e-3), $"{file} prompt {prompt}: worst top-5 log-probability error");
+            Assert.That(worst, Is.LessThan(logprobTolerance), $"{file} prompt {prompt}: worst top-5 log-probability error");
         }
     }
 
