@@ -1,5 +1,6 @@
 using Engine.Core;
 using Engine.Kernels;
+using Engine.Kernels.Cpu;
 using Engine.Kernels.Ilgpu;
 using Engine.Tests.Ops;
 using NUnit.Framework;
@@ -147,6 +148,17 @@ public sealed class QuantizedKernelTests
         Backend.Linear(xDev, all.View(skipRows * inDim, outDim * inDim), biasDev, output, rows, inDim, outDim);
         double[] expected = OpReference.Linear(x.Values, values.Skip(skipRows * inDim).ToArray(), bias.Values, rows, inDim, outDim);
         Tolerance.AssertClose(expected, TestTensor.Download(Backend, output, rows * outDim), 1e-4, 1e-5, "linear on a Q6_K view");
+    }
+
+    /// <summary>`engine selftest`'s quantized cases (every block type) on the simulator against the SIMD backend over dequantized weights.</summary>
+    [Test]
+    public void ConformanceCasesPassForEveryBlockType()
+    {
+        using var reference = new SimdBackend(1);
+        var names = DTypes.BlockQuantized.Select(t => DTypes.SafetensorsName(t).ToLowerInvariant()).ToHashSet();
+        var results = new BackendConformance(Backend, reference).RunAll(name => name.Split(' ').Any(names.Contains));
+        Assert.That(results, Has.Count.EqualTo(4 * names.Count));
+        Assert.That(results.Where(r => !r.Passed).Select(r => $"{r.Name}: {r.Error:G3} {r.Failure}"), Is.Empty);
     }
 
     [Test]
