@@ -39,7 +39,7 @@ internal sealed class IlgpuArray : DeviceArray
     {
         if (offset < 0 || length < 0 || offset + length > Length)
             throw new ArgumentOutOfRangeException(nameof(offset), $"view [{offset}, {offset + length}) outside an array of {Length} elements");
-        return new IlgpuArray(_root, null, DType, ByteOffset + offset * DTypes.SizeOf(DType), length);
+        return new IlgpuArray(_root, null, DType, ByteOffset + DTypes.ByteCount(DType, offset), length);
     }
 
     public override void Dispose()

@@ -35,6 +35,11 @@ public sealed partial class IlgpuBackend
         Require(tokens.DType == DType.I32 && tokens.Length >= count, "embedding needs count I32 tokens");
         Require(output.DType == DType.F32 && output.Length >= (long)count * hidden, "embedding output too small");
         if (count == 0) return;
+        if (DTypes.IsBlockQuantized(table.DType))
+        {
+            EmbeddingQuantized(table, tokens, output, count, hidden);
+            return;
+        }
         var config = GridStride((long)count * hidden);
         switch (table.DType)
         {

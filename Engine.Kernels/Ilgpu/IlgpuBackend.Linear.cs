@@ -130,14 +130,10 @@ public sealed partial class IlgpuBackend
         int n0 = Grid.IdxX % tilesN * TileN;
         int t = Group.IdxX;
         int tx = t % 16, ty = t / 16;
-        Row4 r0 = default, r1 = default, r2 = default, r3 = default;
+        Row4x4 acc = default;
         for (int k0 = 0; k0 < inDim; k0 += TileK)
         {
-            for (int e = t; e < TileM * TileK; e += MatMulThreads)
-            {
-                int m = m0 + e / TileK, k = k0 + e % TileK;
-                xs[e] = m < rows && k < inDim ? x[(long)m * inDim + k] : 0f;
-            }
+            StageActivationTile(xs, x, m0, k0, rows, inDim);
             for (int e = t; e < TileN * TileK; e += MatMulThreads)
             {
                 int n = e / TileK, c = e % TileK;
@@ -145,21 +141,45 @@ public sealed partial class IlgpuBackend
                 ws[c * WeightTileStride + n] = gn < outDim && k < inDim ? default(TF).Widen(weight[(long)gn * inDim + k]) : 0f;
             }
             Group.Barrier();
-            for (int kk = 0; kk < TileK; kk++)
-            {
-                int wRow = kk * WeightTileStride + tx;
-                float b0 = ws[wRow], b1 = ws[wRow + 16], b2 = ws[wRow + 32], b3 = ws[wRow + 48];
-                r0 = r0.Fma(xs[ty * TileK + kk], b0, b1, b2, b3);
-                r1 = r1.Fma(xs[(ty + 16) * TileK + kk], b0, b1, b2, b3);
-                r2 = r2.Fma(xs[(ty + 32) * TileK + kk], b0, b1, b2, b3);
-                r3 = r3.Fma(xs[(ty + 48) * TileK + kk], b0, b1, b2, b3);
-            }
+            acc = MultiplyStagedTiles(acc, xs, ws, tx, ty);
             Group.Barrier();
         }
-        StoreRow<TW, TF>(r0, m0 + ty, n0 + tx, bias, hasBias, output, rows, outDim);
-        StoreRow<TW, TF>(r1, m0 + ty + 16, n0 + tx, bias, hasBias, output, rows, outDim);
-        StoreRow<TW, TF>(r2, m0 + ty + 32, n0 + tx, bias, hasBias, output, rows, outDim);
-        StoreRow<TW, TF>(r3, m0 + ty + 48, n0 + tx, bias, hasBias, output, rows, outDim);
+        StoreTile<TW, TF>(acc, m0 + ty, n0 + tx, bias, hasBias, output, rows, outDim);
+    }
+
+    /// <summary>Stages x[m0..m0+64, k0..k0+16] (zeros outside x) into xs [m][k]; every thread of the group takes part.</summary>
+    private static void StageActivationTile(ArrayView<float> xs, ArrayView<float> x, int m0, int k0, int rows, int inDim)
+    {
+        for (int e = Group.IdxX; e < TileM * TileK; e += MatMulThreads)
+        {
+            int m = m0 + e / TileK, k = k0 + e % TileK;
+            xs[e] = m < rows && k < inDim ? x[(long)m * inDim + k] : 0f;
+        }
+    }
+
+    /// <summary>One K tile of the product: the thread's 4x4 block (rows ty + 16i, columns tx + 16j) accumulates xs times ws.</summary>
+    private static Row4x4 MultiplyStagedTiles(Row4x4 acc, ArrayView<float> xs, ArrayView<float> ws, int tx, int ty)
+    {
+        for (int kk = 0; kk < TileK; kk++)
+        {
+            int wRow = kk * WeightTileStride + tx;
+            float b0 = ws[wRow], b1 = ws[wRow + 16], b2 = ws[wRow + 32], b3 = ws[wRow + 48];
+            acc.R0 = acc.R0.Fma(xs[ty * TileK + kk], b0, b1, b2, b3);
+            acc.R1 = acc.R1.Fma(xs[(ty + 16) * TileK + kk], b0, b1, b2, b3);
+            acc.R2 = acc.R2.Fma(xs[(ty + 32) * TileK + kk], b0, b1, b2, b3);
+            acc.R3 = acc.R3.Fma(xs[(ty + 48) * TileK + kk], b0, b1, b2, b3);
+        }
+        return acc;
+    }
+
+    /// <summary>Writes a thread's 4x4 block: rows m, m+16, m+32, m+48 of columns n, n+16, n+32, n+48.</summary>
+    private static void StoreTile<TW, TF>(Row4x4 acc, int m, int n, ArrayView<TW> bias, int hasBias, ArrayView<float> output, int rows, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW>
+    {
+        StoreRow<TW, TF>(acc.R0, m, n, bias, hasBias, output, rows, outDim);
+        StoreRow<TW, TF>(acc.R1, m + 16, n, bias, hasBias, output, rows, outDim);
+        StoreRow<TW, TF>(acc.R2, m + 32, n, bias, hasBias, output, rows, outDim);
+        StoreRow<TW, TF>(acc.R3, m + 48, n, bias, hasBias, output, rows, outDim);
     }
 
     /// <summary>Writes a thread's four outputs of one row: columns n, n+16, n+32, n+48.</summary>
@@ -200,6 +220,11 @@ public sealed partial class IlgpuBackend
         Require(output.Length >= (long)rows * outDim, "linear output shorter than rows * outDim");
         Require(bias is null || bias.Length >= outDim, "linear bias shorter than outDim");
         if (rows == 0 || outDim == 0) return;
+        if (DTypes.IsBlockQuantized(weight.DType))
+        {
+            LinearQuantized(x, weight, bias, output, rows, inDim, outDim);
+            return;
+        }
         bool fuseBias = bias is not null && bias.DType == weight.DType;
         switch (weight.DType)
         {
@@ -208,16 +233,19 @@ public sealed partial class IlgpuBackend
             case DType.BF16: LinearOf<ushort, BF16Format, BF16Pack>(x, weight, fuseBias ? bias : null, output, rows, inDim, outDim); break;
             default: throw new ArgumentException($"linear weight dtype {weight.DType} is not a weight dtype");
         }
-        if (bias is not null && !fuseBias)
+        if (bias is not null && !fuseBias) AddBias(output, bias, rows, outDim);
+    }
+
+    /// <summary>output[r, o] += bias[o]: a bias the product kernel did not fuse.</summary>
+    private void AddBias(DeviceArray output, DeviceArray bias, int rows, int outDim)
+    {
+        var config = GridStride((long)rows * outDim);
+        switch (bias.DType)
         {
-            var config = GridStride((long)rows * outDim);
-            switch (bias.DType)
-            {
-                case DType.F32: Kernel<ArrayView<float>, ArrayView<float>, int, int>(AddBiasKernel<float, F32Format>)(config, ViewOf<float>(output), ViewOf<float>(bias), rows, outDim); break;
-                case DType.F16: Kernel<ArrayView<float>, ArrayView<ushort>, int, int>(AddBiasKernel<ushort, F16Format>)(config, ViewOf<float>(output), ViewOf<ushort>(bias), rows, outDim); break;
-                case DType.BF16: Kernel<ArrayView<float>, ArrayView<ushort>, int, int>(AddBiasKernel<ushort, BF16Format>)(config, ViewOf<float>(output), ViewOf<ushort>(bias), rows, outDim); break;
-                default: throw new ArgumentException($"linear bias dtype {bias.DType} is not a weight dtype");
-            }
+            case DType.F32: Kernel<ArrayView<float>, ArrayView<float>, int, int>(AddBiasKernel<float, F32Format>)(config, ViewOf<float>(output), ViewOf<float>(bias), rows, outDim); break;
+            case DType.F16: Kernel<ArrayView<float>, ArrayView<ushort>, int, int>(AddBiasKernel<ushort, F16Format>)(config, ViewOf<float>(output), ViewOf<ushort>(bias), rows, outDim); break;
+            case DType.BF16: Kernel<ArrayView<float>, ArrayView<ushort>, int, int>(AddBiasKernel<ushort, BF16Format>)(config, ViewOf<float>(output), ViewOf<ushort>(bias), rows, outDim); break;
+            default: throw new ArgumentException($"linear bias dtype {bias.DType} is not a weight dtype");
         }
     }
 

@@ -83,14 +83,14 @@ public sealed partial class IlgpuBackend : IBackend
     public DeviceArray Allocate(DType dtype, long length)
     {
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length));
-        long bytes = Math.Max(1, length) * DTypes.SizeOf(dtype);
+        long bytes = Math.Max(1, DTypes.ByteCount(dtype, length));
         MemoryBuffer1D<byte, Stride1D.Dense> root;
         try { root = Accelerator.Allocate1D<byte>(bytes); }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException)
         {
             throw new EngineException($"{Name}: out of device memory allocating {bytes / (1024.0 * 1024.0):F1} MiB ({AllocatedBytes / (1024.0 * 1024.0):F1} MiB already allocated)", e);
         }
-        long now = Interlocked.Add(ref _allocated, length * DTypes.SizeOf(dtype));
+        long now = Interlocked.Add(ref _allocated, DTypes.ByteCount(dtype, length));
         long peak;
         while (now > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak) { }
         return IlgpuArray.CreateRoot(root, this, dtype, length);
@@ -153,16 +153,19 @@ public sealed partial class IlgpuBackend : IBackend
         _context.Dispose();
     }
 
+    /// <summary>T's size must be the dtype's element size, or 1 for a block-quantized dtype (copied as bytes).</summary>
     private static void CheckElementSize<T>(DeviceArray array) where T : unmanaged
     {
-        if (Marshal.SizeOf<T>() != DTypes.SizeOf(array.DType))
+        if (Marshal.SizeOf<T>() != (DTypes.IsBlockQuantized(array.DType) ? 1 : DTypes.SizeOf(array.DType)))
             throw new ArgumentException($"{typeof(T).Name} does not match the array's dtype {array.DType}");
     }
 
+    /// <summary>Upload and Download address elements, or bytes for block-quantized dtypes.</summary>
     private static void CheckRange(DeviceArray array, long offset, long count)
     {
-        if (offset < 0 || offset + count > array.Length)
-            throw new ArgumentOutOfRangeException(nameof(offset), $"elements [{offset}, {offset + count}) outside an array of {array.Length}");
+        long capacity = DTypes.IsBlockQuantized(array.DType) ? array.ByteLength : array.Length;
+        if (offset < 0 || offset + count > capacity)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"elements [{offset}, {offset + count}) outside an array of {capacity}");
     }
 
     /// <summary>Throws when an op's arguments are inconsistent (caller bugs, never user input).</summary>

@@ -91,6 +91,16 @@ public sealed class PtxCompilationTests
         Assert.That(wideLoads, Is.GreaterThanOrEqualTo(6), "128-bit loads in the bf16 rows kernel");
     }
 
+    [Test]
+    public void TheInt8DecodeKernelsUseDp4a()
+    {
+        foreach (var kernel in IlgpuBackend.KernelEntryPoints().Where(m => m.Name == "QuantMatVecDp4aKernel"))
+        {
+            string ptx = ((PTXCompiledKernel)_backend!.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+            Assert.That(ptx, Does.Contain("dp4a.s32.s32"), DisplayName(kernel));
+        }
+    }
+
     private static string DisplayName(MethodInfo m) =>
         m.IsGenericMethod ? $"{m.Name}<{string.Join(",", m.GetGenericArguments().Select(t => t.Name))}>" : m.Name;
 
