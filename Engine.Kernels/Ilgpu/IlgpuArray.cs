@@ -28,6 +28,9 @@ internal sealed class IlgpuArray : DeviceArray
 
     internal Accelerator Accelerator => _root.Accelerator;
 
+    /// <summary>The device address of element 0 (for inline PTX that takes raw addresses, e.g. cp.async).</summary>
+    internal long DeviceAddress => _root.NativePtr.ToInt64() + ByteOffset;
+
     /// <summary>The window reinterpreted as elements of T (T's size need not match the dtype).</summary>
     internal ArrayView<T> ViewAs<T>() where T : unmanaged
     {

@@ -262,6 +262,14 @@ public sealed partial class IlgpuBackend
             MatVecOf<TW, TF, TP>(path, x, weight, bias, output, inDim, outDim);
             return;
         }
+        if (UsesTensorCores(weight, inDim)) LinearOnTensorCores(x, weight, bias, output, rows, inDim, outDim);
+        else MatMulOf<TW, TF>(x, weight, bias, output, rows, inDim, outDim);
+    }
+
+    /// <summary>The portable prefill product: F32 tiles in shared memory (also the tensor-core GEMM's self-check twin).</summary>
+    private void MatMulOf<TW, TF>(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray output, int rows, int inDim, int outDim)
+        where TW : unmanaged where TF : struct, IElementFormat<TW>
+    {
         var xs = ViewOf<float>(x);
         var w = ViewOf<TW>(weight);
         var b = bias is null ? w : ViewOf<TW>(bias);
