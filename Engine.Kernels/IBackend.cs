@@ -171,6 +171,49 @@ public interface IBackend : IDisposable
         }
     }
 
+    /// <summary>
+    /// output[r, :] = RmsNorm(x[i, :]) weight^T (+ bias) with i = rowIndices[r] (or r when rowIndices is null): the
+    /// normalisation fused into the following product (a decode step's input norm and q/k/v, the post-attention norm
+    /// and gate/up, the final norm and the LM head over the rows that need logits). normed F32 [rows, inDim] is
+    /// scratch the unfused composition uses (its contents are unspecified afterwards); weight [outDim, inDim] any dtype.
+    /// </summary>
+    void RmsNormLinear(DeviceArray x, DeviceArray? rowIndices, DeviceArray normWeight, float eps, DeviceArray weight, DeviceArray? bias,
+        DeviceArray output, DeviceArray normed, int rows, int inDim, int outDim) =>
+        FusedOps.RmsNormLinear(this, x, rowIndices, normWeight, eps, weight, bias, output, normed, rows, inDim, outDim);
+
+    /// <summary>
+    /// residual[r, :] += x[r, :] weight^T (+ bias): a product with the residual add in its epilogue (the output
+    /// projection). product F32 [rows, outDim] is scratch of the unfused composition.
+    /// </summary>
+    void LinearResidual(DeviceArray x, DeviceArray weight, DeviceArray? bias, DeviceArray residual, DeviceArray product, int rows, int inDim, int outDim) =>
+        FusedOps.LinearResidual(this, x, weight, bias, residual, product, rows, inDim, outDim);
+
+    /// <summary>
+    /// residual[r, :] += (silu(gate[r, :]) * up[r, :]) weight^T (+ bias): SwiGLU as the down projection's input and the
+    /// residual add in its epilogue. gate and up F32 [rows, inDim]; gate may be overwritten; product as in <see cref="LinearResidual"/>.
+    /// </summary>
+    void SiluMulLinearResidual(DeviceArray gate, DeviceArray up, DeviceArray weight, DeviceArray? bias, DeviceArray residual, DeviceArray product,
+        int rows, int inDim, int outDim) =>
+        FusedOps.SiluMulLinearResidual(this, gate, up, weight, bias, residual, product, rows, inDim, outDim);
+
+    /// <summary>
+    /// RoPE (as <see cref="Rope"/>) on q F32 [batch.Rows, heads, headDim] in place and on k F32 [batch.Rows, kvHeads, headDim],
+    /// and the rotated keys written with the values into the pool (as the batched <c>KvWrite</c>): one pass for a
+    /// step's positions. k's contents are unspecified afterwards.
+    /// </summary>
+    void RopeKvWrite(DeviceArray q, DeviceArray k, DeviceArray v, DeviceArray positions, DeviceArray invFreq, KvPool pool, KvBatchLayer batch, int heads) =>
+        FusedOps.RopeKvWrite(this, q, k, v, positions, invFreq, pool, batch, heads);
+
+    /// <summary>
+    /// The next token of each of <paramref name="rows"/> rows of logits (F32 [rows, vocab]), chosen where the logits
+    /// are: <paramref name="choices"/> I32 [rows, <see cref="TokenChoice.Ints"/>] holds each row's settings
+    /// (<see cref="TokenChoice"/>: greedy or sampled, penalties, seed and counter) and where its ids lie in
+    /// <paramref name="history"/> (I32); <paramref name="output"/> I32 [rows, <see cref="TokenChoice.Outputs"/>] gets
+    /// (token, index of a non-finite logit or -1, that logit's bits). The default runs <see cref="TokenChoice.Choose"/> on the host.
+    /// </summary>
+    void ChooseTokens(DeviceArray logits, int rows, int vocab, DeviceArray choices, DeviceArray history, DeviceArray output) =>
+        FusedOps.ChooseTokens(this, logits, rows, vocab, choices, history, output);
+
     /// <summary>Index of the largest of the first count elements of x (F32); ties go to the lowest index.</summary>
     int Argmax(DeviceArray x, int count);
 

@@ -64,6 +64,8 @@ public sealed class LlamaModel : IDisposable
         int hidden = c.HiddenSize, qDim = c.QueryDim, inter = c.IntermediateSize;
         float eps = (float)c.RmsNormEps;
 
+        // Each op below is one launch on the ILGPU backend for a decode step (fused ops, IBackend; six per layer):
+        // the backends' default compositions run the plain ops where a fused kernel does not cover the case.
         b.Embedding(Weights.Embedding, batch.Tokens, s.X, n, hidden);
         for (int l = 0; l < c.NumLayers; l++)
         {
@@ -71,33 +73,21 @@ public sealed class LlamaModel : IDisposable
             var kv = batch.Layers[l];
 
             // Attention block: x += o_proj(attention(rope(q), rope(k), v)) over the normalised x.
-            b.RmsNorm(s.X, w.InputNorm, s.Xb, n, hidden, eps);
-            var (q, k, v) = ProjectQkv(w, n);
-            b.Rope(q, batch.Positions, Weights.InvFreq, n, c.NumHeads, c.HeadDim);
-            b.Rope(k, batch.Positions, Weights.InvFreq, n, c.NumKvHeads, c.HeadDim);
-            b.KvWrite(batch.Pool, kv, k, v);
+            var (q, k, v) = ProjectQkv(w, n, eps);
+            b.RopeKvWrite(q, k, v, batch.Positions, Weights.InvFreq, batch.Pool, kv, c.NumHeads);
             b.Attention(q, batch.Pool, kv, s.Attention, Shape);
             AfterAttention(entries, kv, l, q);
-
-            b.Linear(s.Attention, w.O, w.OBias, s.Xb, n, qDim, hidden);
-            b.Add(s.X, s.Xb, (long)n * hidden);
+            b.LinearResidual(s.Attention, w.O, w.OBias, s.X, s.Xb, n, qDim, hidden);
 
             // MLP block: x += down(silu(gate(h)) * up(h)) over the normalised x.
-            b.RmsNorm(s.X, w.PostAttentionNorm, s.Xb, n, hidden, eps);
-            var (gate, up) = ProjectGateUp(w, n);
-            b.SiluMul(gate, up, gate, (long)n * inter);
-            b.Linear(gate, w.Down, w.DownBias, s.Xb, n, inter, hidden);
-            b.Add(s.X, s.Xb, (long)n * hidden);
+            var (gate, up) = ProjectGateUp(w, n, eps);
+            b.SiluMulLinearResidual(gate, up, w.Down, w.DownBias, s.X, s.Xb, n, inter, hidden);
         }
 
-        // The LM head runs on the rows that need logits only: gathered into consecutive rows, normalised, one product.
-        if (logitRows > 0)
-        {
-            b.GatherRows(s.X, batch.LogitRows, s.Xb, logitRows, hidden);
-            b.RmsNorm(s.Xb, Weights.FinalNorm, s.Xb, logitRows, hidden, eps);
-        }
+        // The LM head runs on the rows that need logits only: gathered, normalised and multiplied in one op.
         var logits = s.Logits.View(0, (long)logitRows * c.VocabSize);
-        if (logitRows > 0) b.Linear(s.Xb, Weights.LmHead, null, logits, logitRows, hidden, c.VocabSize);
+        if (logitRows > 0)
+            b.RmsNormLinear(s.X, batch.LogitRows, Weights.FinalNorm, eps, Weights.LmHead, null, logits, s.Xb, logitRows, hidden, c.VocabSize);
         return new ForwardLogits(logits, firstLogitRow, logitRowCount, c.VocabSize);
     }
 
@@ -143,34 +133,36 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>
-    /// q, k and v of the normalised x (in Xb). Decoding one token, a single product over the stacked
-    /// weights (one pass, one dispatch instead of three); several rows need each part's rows apart.
+    /// q, k and v of the normalised x. Decoding one token, a single product over the stacked weights with the input
+    /// RMSNorm fused in (one pass, one dispatch instead of four); several rows normalise once and need each part's rows apart.
     /// </summary>
-    private (DeviceArray Q, DeviceArray K, DeviceArray V) ProjectQkv(LayerWeights w, int n)
+    private (DeviceArray Q, DeviceArray K, DeviceArray V) ProjectQkv(LayerWeights w, int n, float eps)
     {
         var s = _scratch;
         int hidden = Config.HiddenSize, qDim = Config.QueryDim, kvDim = Config.KvDim;
         if (n == 1 && w.Qkv is not null)
         {
-            Backend.Linear(s.Xb, w.Qkv, w.QkvBias, s.QkvRow, 1, hidden, qDim + 2 * kvDim);
+            Backend.RmsNormLinear(s.X, null, w.InputNorm, eps, w.Qkv, w.QkvBias, s.QkvRow, s.Xb, 1, hidden, qDim + 2 * kvDim);
             return (s.QRow, s.KRow, s.VRow);
         }
+        Backend.RmsNorm(s.X, w.InputNorm, s.Xb, n, hidden, eps);
         Backend.Linear(s.Xb, w.Q, w.QBias, s.Q, n, hidden, qDim);
         Backend.Linear(s.Xb, w.K, w.KBias, s.K, n, hidden, kvDim);
         Backend.Linear(s.Xb, w.V, w.VBias, s.V, n, hidden, kvDim);
         return (s.Q, s.K, s.V);
     }
 
-    /// <summary>The MLP's gate and up activations of the normalised x (in Xb), stacked when decoding as <see cref="ProjectQkv"/>.</summary>
-    private (DeviceArray Gate, DeviceArray Up) ProjectGateUp(LayerWeights w, int n)
+    /// <summary>The MLP's gate and up activations of the normalised x, stacked and fused with the norm when decoding as <see cref="ProjectQkv"/>.</summary>
+    private (DeviceArray Gate, DeviceArray Up) ProjectGateUp(LayerWeights w, int n, float eps)
     {
         var s = _scratch;
         int hidden = Config.HiddenSize, inter = Config.IntermediateSize;
         if (n == 1 && w.GateUp is not null)
         {
-            Backend.Linear(s.Xb, w.GateUp, w.GateUpBias, s.GateUpRow, 1, hidden, 2 * inter);
+            Backend.RmsNormLinear(s.X, null, w.PostAttentionNorm, eps, w.GateUp, w.GateUpBias, s.GateUpRow, s.Xb, 1, hidden, 2 * inter);
             return (s.GateRow, s.UpRow);
         }
+        Backend.RmsNorm(s.X, w.PostAttentionNorm, s.Xb, n, hidden, eps);
         Backend.Linear(s.Xb, w.Gate, w.GateBias, s.Gate, n, hidden, inter);
         Backend.Linear(s.Xb, w.Up, w.UpBias, s.Up, n, hidden, inter);
         return (s.Gate, s.Up);

@@ -76,10 +76,13 @@ public sealed class Sampler
     }
 
     /// <summary>Keeps the most probable tokens until their mass reaches p (a token is dropped once the mass above it is >= p; the top one always stays).</summary>
-    public void ApplyTopP(double[] scores, double p)
+    public void ApplyTopP(double[] scores, double p) => ApplyTopP(scores, p, ref _order);
+
+    /// <summary><see cref="ApplyTopP(double[], double)"/> with a caller-held order buffer (resized to the vocabulary as needed).</summary>
+    public static void ApplyTopP(double[] scores, double p, ref int[] order)
     {
         var probs = Softmax(scores);
-        var order = SortDescending(probs);
+        SortDescending(probs, ref order);
         double massAbove = 0;
         for (int r = 0; r < order.Length; r++)
         {
@@ -117,10 +120,12 @@ public sealed class Sampler
         return best;
     }
 
-    private int Draw(double[] scores)
+    private int Draw(double[] scores) => DrawFrom(scores, _random.NextDouble());
+
+    /// <summary>The token a uniform draw u in [0, 1) picks from softmax(scores): the first, in id order, whose cumulative probability exceeds u.</summary>
+    public static int DrawFrom(double[] scores, double u)
     {
         var probs = Softmax(scores);
-        double u = _random.NextDouble();
         double cumulative = 0;
         int last = 0;
         for (int i = 0; i < probs.Length; i++)
@@ -133,13 +138,11 @@ public sealed class Sampler
         return last; // rounding left u above the total: the last token with mass
     }
 
-    private int[] SortDescending(double[] probs)
+    private static void SortDescending(double[] probs, ref int[] order)
     {
-        if (_order.Length != probs.Length) _order = new int[probs.Length];
-        var order = _order;
+        if (order.Length != probs.Length) order = new int[probs.Length];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         // Stable on ties (lower id first), so results do not depend on the sort's internals.
         Array.Sort(order, (a, b) => probs[a] != probs[b] ? probs[b].CompareTo(probs[a]) : a.CompareTo(b));
-        return order;
     }
 }

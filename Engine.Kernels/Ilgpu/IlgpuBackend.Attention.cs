@@ -109,12 +109,24 @@ public sealed partial class IlgpuBackend
         ArrayView<int> pageTables, ArrayView<int> rowSequence, ArrayView<int> rowSlot, ArrayView<float> partials, AttentionParams p)
         where TP : unmanaged where TF : struct, IElementFormat<TP>
     {
+        DecodeSplit<TP, TF>(q, keys, values, pageTables, rowSequence, rowSlot, partials, p, out _, out _);
+    }
+
+    /// <summary>
+    /// One group's split of a (decode row, head) = Grid.IdxX / Splits: its partial (max, sum, acc) to scratch. False
+    /// (for the whole group) when the grid's row is not a decode row.
+    /// </summary>
+    private static bool DecodeSplit<TP, TF>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values,
+        ArrayView<int> pageTables, ArrayView<int> rowSequence, ArrayView<int> rowSlot, ArrayView<float> partials, AttentionParams p, out int row, out int head)
+        where TP : unmanaged where TF : struct, IElementFormat<TP>
+    {
         var qs = SharedMemory.Allocate<float>(MaxHeadDim);
         var acc = SharedMemory.Allocate<float>(MaxHeadDim);
         var probs = SharedMemory.Allocate<float>(MaxAttentionGroup);
         int rowHead = Grid.IdxX / p.Splits, split = Grid.IdxX % p.Splits;
-        int row = p.FirstDecodeRow + rowHead / p.Heads, head = rowHead % p.Heads;
-        if (!p.Rows.IsDecodeRow(rowSequence, row)) return;
+        row = p.FirstDecodeRow + rowHead / p.Heads;
+        head = rowHead % p.Heads;
+        if (!p.Rows.IsDecodeRow(rowSequence, row)) return false;
         int kvHead = head / (p.Heads / p.Kv.KvHeads);
         int length = p.Rows.Slot(rowSlot, row) + 1;
         int start = XMath.Min(length, split * p.SlotsPerSplit);
@@ -129,6 +141,7 @@ public sealed partial class IlgpuBackend
         }
         for (int d = Group.IdxX; d < p.Kv.HeadDim; d += Group.DimX)
             partials[baseIndex + 2 + d] = acc[d];
+        return true;
     }
 
     /// <summary>
@@ -140,7 +153,13 @@ public sealed partial class IlgpuBackend
     {
         int row = p.FirstDecodeRow + Grid.IdxX / p.Heads, head = Grid.IdxX % p.Heads;
         if (!p.Rows.IsDecodeRow(rowSequence, row)) return;
-        long headBase = (long)Grid.IdxX * p.Splits * p.PartialStride;
+        CombineSplits(partials, Grid.IdxX, row, head, output, p);
+    }
+
+    /// <summary>The combine of one (decode row, head) = rowHead's splits, by the threads of one group (also the one-launch kernel's last group).</summary>
+    private static void CombineSplits(ArrayView<float> partials, int rowHead, int row, int head, ArrayView<float> output, AttentionParams p)
+    {
+        long headBase = (long)rowHead * p.Splits * p.PartialStride;
         float max = float.NegativeInfinity;
         for (int s = 0; s < p.Splits; s++)
             max = XMath.Max(max, partials[headBase + (long)s * p.PartialStride]);
@@ -214,7 +233,13 @@ public sealed partial class IlgpuBackend
         p.SlotsPerSplit = (maxDecodeLength + splits - 1) / splits;
         p.Splits = (maxDecodeLength + p.SlotsPerSplit - 1) / p.SlotsPerSplit;
         DeviceArray partials = AttentionScratch((long)rowHeads * p.Splits * p.PartialStride);
-        LaunchAttentionOf(isDecode: true, pool, new KernelConfig(rowHeads * p.Splits, threads), q, pageTables, rowSequence, rowSlot, partials, p);
+        var config = new KernelConfig(rowHeads * p.Splits, threads);
+        if (DecodeAttentionInOneLaunch)
+        {
+            LaunchDecodeAttentionOneLaunch(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, rowHeads, p);
+            return;
+        }
+        LaunchAttentionOf(isDecode: true, pool, config, q, pageTables, rowSequence, rowSlot, partials, p);
         Kernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, AttentionParams>(CombineDecodeKernel)(
             new KernelConfig(rowHeads, Math.Min(threads, 128)), ViewOf<float>(partials), rowSequence, ViewOf<float>(output), p);
     }

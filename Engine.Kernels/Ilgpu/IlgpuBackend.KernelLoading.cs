@@ -57,4 +57,20 @@ public sealed partial class IlgpuBackend
             var launch = Accelerator.LoadStreamKernel(kernel);
             return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8>((config, a1, a2, a3, a4, a5, a6, a7, a8) => { Launches.AddLaunch(); launch(config, a1, a2, a3, a4, a5, a6, a7, a8); });
         });
+
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> Kernel<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct =>
+        (Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>)_kernels.GetOrAdd(kernel.Method, _ =>
+        {
+            var launch = Accelerator.LoadStreamKernel(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>((config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) => { Launches.AddLaunch(); launch(config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10); });
+        });
+
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> Kernel<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct =>
+        (Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11>)_kernels.GetOrAdd(kernel.Method, _ =>
+        {
+            var launch = Accelerator.LoadStreamKernel(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11>((config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) => { Launches.AddLaunch(); launch(config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11); });
+        });
 }

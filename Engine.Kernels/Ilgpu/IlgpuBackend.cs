@@ -103,11 +103,22 @@ public sealed partial class IlgpuBackend : IBackend
         CheckElementSize<T>(dst);
         CheckRange(dst, dstOffset, src.Length);
         if (src.IsEmpty) return;
-        // ILGPU turns the ref into a raw pointer: pinned, or a GC on another thread moves the array mid-copy.
-        fixed (T* pinned = src)
-            ViewOf<T>(dst).SubView(dstOffset, src.Length).CopyFromCPU(ref *pinned, src.Length);
-        Launches.AddHostSync(); // ILGPU's CopyFromCPU synchronizes its stream after the copy
-        Transfers.AddToDevice((long)src.Length * Marshal.SizeOf<T>());
+        long bytes = (long)src.Length * Marshal.SizeOf<T>();
+        if (bytes <= MaxStagedUpload)
+        {
+            // A step's inputs: copied into pinned staging and sent on the stream without waiting (see Staged).
+            var staged = Staged(bytes);
+            MemoryMarshal.AsBytes(src).CopyTo(staged.Span);
+            ViewOf<byte>(dst).SubView(dstOffset * Marshal.SizeOf<T>(), bytes).CopyFrom(Accelerator.DefaultStream, staged.View);
+        }
+        else
+        {
+            // ILGPU turns the ref into a raw pointer: pinned, or a GC on another thread moves the array mid-copy.
+            fixed (T* pinned = src)
+                ViewOf<T>(dst).SubView(dstOffset, src.Length).CopyFromCPU(ref *pinned, src.Length);
+            Launches.AddHostSync(); // ILGPU's CopyFromCPU synchronizes its stream after the copy
+        }
+        Transfers.AddToDevice(bytes);
     }
 
     public unsafe void Download<T>(DeviceArray src, Span<T> dst, long srcOffset = 0) where T : unmanaged
@@ -126,6 +137,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         Launches.AddHostSync();
         Accelerator.Synchronize();
+        _stagingUsed = 0; // every staged copy has landed
     }
 
     /// <summary>The device view of an array of this backend, as elements of T (ushort for F16/BF16 bits).</summary>
@@ -148,6 +160,7 @@ public sealed partial class IlgpuBackend : IBackend
 
     public void Dispose()
     {
+        _staging?.Dispose();
         // Disposing the accelerator frees every buffer still allocated on it.
         Accelerator.Dispose();
         _context.Dispose();

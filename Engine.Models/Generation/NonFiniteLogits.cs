@@ -17,8 +17,11 @@ internal static class NonFiniteLogits
     public static string? CheckAll(ReadOnlySpan<float> logits)
     {
         int bad = NonFiniteScan.IndexOf(logits);
-        return bad < 0 ? null : Reason($"logit {bad} is {logits[bad]}");
+        return bad < 0 ? null : At(bad, logits[bad]);
     }
+
+    /// <summary>Token choice on the device: it checks every logit and reports the first non-finite one.</summary>
+    public static string At(int index, float value) => Reason($"logit {index} is {value}");
 
     private static string Reason(string what) =>
         $"the logits turned non-finite ({what}); generation stopped. The weights or the numerics are broken (try --kv-dtype f32 or another --device)";

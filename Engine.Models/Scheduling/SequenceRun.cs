@@ -37,6 +37,7 @@ internal sealed class SequenceRun
         KeepsSequence = keepSequence;
         _chunks = options.Prefill.Chunks(prompt.Length).ToArray();
         Sampler = new Sampler(options.Sampling);
+        if (options.Sampling.Seed is int seed) DeviceSeed = (ulong)(long)seed;
         Stops = new StopStringMatcher(options.StopStrings);
         History = [.. prompt];
     }
@@ -48,6 +49,8 @@ internal sealed class SequenceRun
     public GenerationStats Stats { get; }
     public IReadOnlySet<int> Eos { get; }
     public Sampler Sampler { get; }
+    /// <summary>The seed of device token choice (<see cref="Kernels.TokenChoice"/>): the request's seed, else a fresh one.</summary>
+    public ulong DeviceSeed { get; } = (ulong)Random.Shared.NextInt64();
     public StopStringMatcher Stops { get; }
     /// <summary>Prompt and generated ids (the penalties' history).</summary>
     public List<int> History { get; }

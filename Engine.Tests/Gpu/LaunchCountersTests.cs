@@ -26,7 +26,7 @@ public sealed class LaunchCountersTests
         long launches0 = launches.KernelLaunches, syncs0 = launches.HostSyncs;
         long toDevice0 = backend.Transfers.BytesToDevice, toHost0 = backend.Transfers.BytesToHost;
 
-        backend.Upload<float>(x, host);                 // a host wait: ILGPU's copy from the host synchronizes
+        backend.Upload<float>(x, host);                 // no host wait: staged in pinned memory, copied on the stream
         backend.Upload<float>(y, host);
         backend.Add(x, y, 40);                          // 1 launch
         backend.SiluMul(x, y, x, 40);                   // 1 launch
@@ -36,7 +36,7 @@ public sealed class LaunchCountersTests
         backend.Download<float>(x, back);               // 1 sync
 
         Assert.That(launches.KernelLaunches - launches0, Is.EqualTo(3));
-        Assert.That(launches.HostSyncs - syncs0, Is.EqualTo(5));
+        Assert.That(launches.HostSyncs - syncs0, Is.EqualTo(3));
         Assert.That(backend.Transfers.BytesToDevice - toDevice0, Is.EqualTo(2 * 40 * sizeof(float)));
         Assert.That(backend.Transfers.BytesToHost - toHost0, Is.EqualTo(sizeof(int) + 40 * sizeof(float)));
         Assert.That(back[best], Is.EqualTo(back.Max()));
@@ -62,7 +62,8 @@ public sealed class LaunchCountersTests
         {
             backend.Add(a, a, 8);
             backend.Add(a, a, 8);
-            backend.Upload<float>(a, new float[8]);
+            backend.Upload<float>(a, new float[8]);     // asynchronous: not a host sync
+            backend.Synchronize();
             probe.OnToken();
         }
         var result = probe.Result!;
@@ -72,11 +73,30 @@ public sealed class LaunchCountersTests
         Assert.That(result.HostDeviceBytesPerToken, Is.EqualTo(32));
     }
 
+    [Test]
+    public void AnUploadDoesNotWaitAndLandsBeforeLaterWork()
+    {
+        using var backend = IlgpuBackend.TryCreate(BackendKind.IlgpuCpu)!;
+        using var x = backend.Allocate(DType.F32, 64);
+        var values = Enumerable.Range(0, 64).Select(i => (float)i - 20.5f).ToArray();
+        long syncs0 = backend.Launches.HostSyncs;
+        for (int round = 0; round < 3; round++)
+        {
+            backend.Upload<float>(x, values);
+            values[0] = float.NaN; // the caller may reuse its buffer at once: the bytes were staged
+            backend.Add(x, x, 64);
+            Assert.That(backend.Launches.HostSyncs - syncs0, Is.EqualTo(round));
+            var back = new float[64];
+            backend.Download<float>(x, back);
+            values[0] = -20.5f;
+            Assert.That(back, Is.EqualTo(values.Select(v => 2 * v).ToArray()));
+        }
+    }
+
     /// <summary>
-    /// MEASUREMENT, not a budget: today's per-token decode counts for a tiny Qwen2-shaped model (2 layers,
-    /// GQA 6/2, q/k/v bias, tied embeddings, bf16) on ILGPU's CPU accelerator, pinned so any change shows
-    /// here. The issue's budget (at most 6 x layers + 4 launches, no host wait inside a step) is
-    /// <see cref="DecodeMeetsTheLaunchBudget"/>, explicit until the batched device-resident forward pass lands.
+    /// MEASUREMENT: today's per-token decode counts for a tiny Qwen2-shaped model (2 layers, GQA 6/2, q/k/v bias, tied
+    /// embeddings, bf16) on ILGPU's CPU accelerator, pinned so any change shows here. The budget itself is
+    /// <see cref="DecodeMeetsTheLaunchBudget"/>.
     /// </summary>
     [Test]
     public void TodaysDecodeCountsForATinyQwen2()
@@ -89,21 +109,20 @@ public sealed class LaunchCountersTests
             var counters = MeasureDecode(engine, greedy);
             TestContext.Out.WriteLine($"tiny Qwen2 ({layers} layers), {(greedy ? "greedy" : "sampled")}: {counters.KernelLaunchesPerToken} launches, " +
                                       $"{counters.HostSyncsPerToken} host syncs, {counters.HostDeviceBytesPerToken} host-device bytes per token");
-            // Per layer (14): 2 RMSNorms, the fused q/k/v product and its bias, 2 RoPEs, the KV write, attention split
-            // and combine, the output product, 2 residual adds, the fused gate/up product, SiLU*mul, the down product.
-            // Per step: the embedding, the gather of the rows that need logits, the final RMSNorm, the LM head, and
-            // the device argmax when greedy. The engine loop runs ahead of the reader, so the probe, which counts
-            // between delivered tokens, may see part of one more step: bounds, not exact values.
-            Assert.That(counters.KernelLaunchesPerToken, Is.InRange(14 * layers, 14 * layers + 10));
-            // One upload per step (token ids, positions and page tables in one buffer) and the readback: the argmax
-            // indices and the chosen logit (the non-finite check) when greedy, the logits when sampling.
-            Assert.That(counters.HostSyncsPerToken, Is.InRange(1, 5));
-            Assert.That(counters.HostDeviceBytesPerToken, Is.GreaterThan(greedy ? 4 : vocab * sizeof(float) / 2));
+            // Per layer (6): input RMSNorm + stacked q/k/v product + bias; RoPE on q and k + KV write; attention (splits and
+            // their merge in one launch); output product + residual add; post-attention RMSNorm + stacked gate/up product;
+            // SiLU*mul + down product + residual add. Per step (3): the embedding; the gather of the rows that need
+            // logits + final RMSNorm + LM head; the token choice (greedy or sampled). The probe counts between delivered
+            // tokens and the engine loop may run ahead of it, which can only lower the average: bounds, not exact values.
+            Assert.That(counters.KernelLaunchesPerToken, Is.InRange(6 * layers - 3, 6 * layers + 3));
+            // One host wait per step: the download of the chosen token ids (the uploads are asynchronous).
+            Assert.That(counters.HostSyncsPerToken, Is.InRange(0.5, 1));
+            // Token ids, positions, page tables and the rows' sampling settings up; ids and fault flags down; never logits.
+            Assert.That(counters.HostDeviceBytesPerToken, Is.LessThan(vocab * sizeof(float)));
         }
     }
 
     [Test]
-    [Explicit("the budget of issue 12: enable once the batched, device-resident forward pass lands")]
     public void DecodeMeetsTheLaunchBudget()
     {
         using var tiny = new TinyModel(TinyModel.Qwen2(DType.BF16), seed: 3);
@@ -112,7 +131,7 @@ public sealed class LaunchCountersTests
         {
             var counters = MeasureDecode(engine, greedy);
             Assert.That(counters.KernelLaunchesPerToken, Is.LessThanOrEqualTo(6 * tiny.Config.NumLayers + 4));
-            // At most the chosen token's readback per token (to be pipelined); no wait inside the step.
+            // At most the chosen tokens' readback per token (the step's end); no wait inside the step.
             Assert.That(counters.HostSyncsPerToken, Is.LessThanOrEqualTo(1));
         }
     }
@@ -127,7 +146,7 @@ public sealed class LaunchCountersTests
         {
             MaxTokens = 6,
             IgnoreEos = true,
-            Sampling = greedy ? new SamplingOptions { Temperature = 0 } : new SamplingOptions { Temperature = 0.8, TopK = 20, TopP = 0.9, Seed = 7 },
+            Sampling = greedy ? new SamplingOptions { Temperature = 0 } : new SamplingOptions { Temperature = 0.8, TopK = 20, TopP = 0.9, MinP = 0.02, RepetitionPenalty = 1.1, FrequencyPenalty = 0.2, PresencePenalty = 0.1, Seed = 7 },
         };
         var probe = new DecodeCounterProbe(engine.Backend);
         foreach (var _ in engine.Generate([1, 5, 9, 13, 17], options).Run()) probe.OnToken();
