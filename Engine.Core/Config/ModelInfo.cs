@@ -34,10 +34,10 @@ public sealed record ModelInfo
         WeightSpec.Check(config, checkpoint);
         var expected = WeightSpec.For(config);
         var gguf = checkpoint as GgufCheckpoint;
-        (string Type, long Bytes) Stored(string name) => gguf?.StoredTensor(name) is { } t
-            ? (t.Type.ToString(), t.ByteLength)
-            : (DTypes.SafetensorsName(checkpoint.Get(name).DType), checkpoint.Get(name).ByteLength);
-        var stored = expected.Select(t => Stored(t.Name)).ToList();
+        // A GGUF file counts every tensor of its table, as llama.cpp's loader lists them (rope_freqs included).
+        var stored = gguf is not null
+            ? gguf.File.Tensors.Select(t => (Type: GgmlTypes.Name(t.Type), Bytes: t.ByteLength)).ToList()
+            : expected.Select(t => checkpoint.Get(t.Name)).Select(v => (Type: DTypes.SafetensorsName(v.DType), Bytes: v.ByteLength)).ToList();
         return new ModelInfo
         {
             Folder = folder,

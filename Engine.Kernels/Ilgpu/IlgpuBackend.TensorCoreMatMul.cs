@@ -1,5 +1,10 @@
+using System.Collections.Concurrent;
+using System.Reflection;
 using Engine.Core;
 using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
@@ -32,8 +37,8 @@ public sealed partial class IlgpuBackend
     internal static readonly FastKernel TensorCoreMatMul = FastKernel.Register("TensorCoreMatMulKernel", "MatMulKernel", 2e-2,
         (backend, random) => backend.CompareTensorCoreMatMul(random));
 
+    private readonly ConcurrentDictionary<MethodInfo, PromotedKernel> _promotedKernels = new();
     private DeviceArray? _halfActivations;
-    private int _tensorCoreStages;
 
     /// <summary>Tests: run the tensor-core GEMM with the emulated instructions on a non-CUDA accelerator.</summary>
     internal bool TensorCoreEmulation { get; set; }
@@ -191,8 +196,8 @@ public sealed partial class IlgpuBackend
         int groups = (rows + TcBlockM - 1) / TcBlockM * ((outDim + TcBlockN - 1) / TcBlockN);
         if (Kind == BackendKind.Cuda)
         {
-            var launch = Kernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams>(TensorCoreMatMulKernel<TM, PtxMatrixCoreOps>);
-            p.Stages = TensorCoreStages<TM>();
+            var (launch, stages) = PromotedTensorCoreKernel<TM>();
+            p.Stages = TensorCoreStagesOverride ?? stages;
             launch(TcConfig(groups, p.Stages, 0), ViewOf<ushort>(narrowed), w, bias is null ? w : ViewOf<ushort>(bias), ViewOf<float>(output), p);
         }
         else
@@ -208,20 +213,43 @@ public sealed partial class IlgpuBackend
             SharedMemoryConfig.RequestDynamic<ushort>(stages * TcStageHalves + 2 * scratchInts));
 
     /// <summary>
-    /// The pipeline depth on this CUDA device: 4 stages need 80 KB of dynamic shared memory, which a kernel gets only
-    /// after cuFuncSetAttribute raises its limit above the default 48 KB; when the driver refuses, 2 stages (40 KB).
+    /// The CUDA tensor-core GEMM, loaded once per input type from ILGPU's PTX after <see cref="PtxLocalPromotion"/>
+    /// (which moves the inline-PTX operands from local memory into registers), counted like every launch; and its
+    /// pipeline depth: 4 stages need 80 KB of dynamic shared memory, which a kernel gets only after
+    /// cuFuncSetAttribute raises its limit above the default 48 KB; when the driver refuses, 2 stages (40 KB).
+    /// ILGPU 1.5.3 builds a compiled kernel from PTX text only internally, hence the reflection (pinned by the
+    /// central package version; a failure here is a failed self-check, and the portable kernel runs).
     /// </summary>
-    private int TensorCoreStages<TM>() where TM : struct, IMmaFormat
+    private (Action<KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams> Launch, int Stages) PromotedTensorCoreKernel<TM>()
+        where TM : struct, IMmaFormat
     {
-        if (TensorCoreStagesOverride is int forced) return forced;
-        if (_tensorCoreStages != 0) return _tensorCoreStages;
-        // ILGPU caches loaded kernels, so this is the very function the counted launcher runs.
-        var kernel = Accelerator.LoadStreamKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams>(
-            TensorCoreMatMulKernel<TM, PtxMatrixCoreOps>).GetKernel();
-        bool granted = kernel is CudaKernel cuda && CudaFunctionAttributes.TrySetMaxDynamicSharedMemory(cuda.FunctionPtr, TcDeepStages * TcStageHalves * 2);
-        if (!granted) Warn($"warning: {Name}: the driver refused {TcDeepStages * TcStageHalves * 2 / 1024} KB of shared memory for the tensor-core GEMM; using a {TcShallowStages}-stage pipeline");
-        return _tensorCoreStages = granted ? TcDeepStages : TcShallowStages;
+        Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams> entry = TensorCoreMatMulKernel<TM, PtxMatrixCoreOps>;
+        var loaded = _promotedKernels.GetOrAdd(entry.Method, method =>
+        {
+            var cuda = (CudaAccelerator)Accelerator;
+            var compiled = (PTXCompiledKernel)cuda.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), new KernelSpecialization());
+            var (ptx, _) = PtxLocalPromotion.Promote(compiled.PTXAssembly);
+            const BindingFlags hidden = BindingFlags.NonPublic | BindingFlags.Instance;
+            object entryPoint = typeof(CompiledKernel).GetProperty("EntryPoint", hidden)!.GetValue(compiled)!;
+            var promoted = (CompiledKernel)typeof(PTXCompiledKernel).GetConstructors(hidden).Single().Invoke([compiled.Context, entryPoint, compiled.Info, ptx]);
+            var kernel = cuda.LoadKernel(promoted);
+            var launch = kernel.CreateLauncherDelegate<Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams>>();
+            int deepBytes = TcDeepStages * TcStageHalves * 2;
+            bool granted = CudaFunctionAttributes.TrySetMaxDynamicSharedMemory(((CudaKernel)kernel).FunctionPtr, deepBytes);
+            if (!granted) Warn($"warning: {Name}: the driver refused {deepBytes / 1024} KB of shared memory for the tensor-core GEMM; using a {TcShallowStages}-stage pipeline");
+            var stream = Accelerator.DefaultStream;
+            return new PromotedKernel(kernel, granted ? TcDeepStages : TcShallowStages,
+                new Action<KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams>((config, a1, a2, a3, a4, a5) =>
+                {
+                    Launches.AddLaunch();
+                    launch(stream, config, a1, a2, a3, a4, a5);
+                }));
+        });
+        return ((Action<KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, TensorCoreGemmParams>)loaded.Launch, loaded.Stages);
     }
+
+    /// <summary>A kernel loaded from rewritten PTX (kept alive here; the accelerator disposes it), its pipeline depth and counted launcher.</summary>
+    private sealed record PromotedKernel(ILGPU.Runtime.Kernel Kernel, int Stages, Delegate Launch);
 
     /// <summary>The narrowed activations of a prefill product, grown on demand and kept for later calls.</summary>
     private DeviceArray HalfActivations(long count)

@@ -46,7 +46,7 @@ public sealed partial class IlgpuBackend : IBackend
         {
             context = kind switch
             {
-                BackendKind.Cuda => Context.Create(b => b.Cuda().EnableAlgorithms()),
+                BackendKind.Cuda => Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(CudaOptimization(kernels))),
                 BackendKind.OpenCL => Context.Create(b => b.OpenCL().EnableAlgorithms()),
                 BackendKind.IlgpuCpu => Context.Create(b => b.CPU(SimulatorDevice).EnableAlgorithms()),
                 _ => null,
@@ -64,6 +64,13 @@ public sealed partial class IlgpuBackend : IBackend
             return null;
         }
     }
+
+    /// <summary>
+    /// ILGPU's optimisation level for CUDA: O2 with the fast kernels (it also infers that kernel views are global
+    /// memory, so loads compile to LDG, e.g. LDG.E.128 in the matrix-vector kernels, instead of generic LD), the
+    /// default level with --kernels portable, the conservative set. Every kernel passes ptxas at both levels.
+    /// </summary>
+    public static OptimizationLevel CudaOptimization(KernelSet kernels) => kernels == KernelSet.Fast ? OptimizationLevel.O2 : OptimizationLevel.Release;
 
     public string Name { get; }
     public BackendKind Kind { get; }

@@ -11,6 +11,21 @@ namespace Engine.Tests.Cli;
 
 public class InfoCommandTests
 {
+    /// <summary>Every GGUF asset (each supported type, llama.cpp's fallbacks included): info's counts are the file's tensor table.</summary>
+    [TestCaseSource(typeof(Checkpoints.Gguf.GgufAssets), nameof(Checkpoints.Gguf.GgufAssets.Files))]
+    public void GgufTensorTypesCountTheWholeTensorTable(string name)
+    {
+        var (code, output, error) = Run("info", "--model", Checkpoints.Gguf.GgufAssets.Path(name), "--json");
+        Assert.That(code, Is.Zero, error);
+        var types = JsonDocument.Parse(output).RootElement.GetProperty("tensor_types").EnumerateArray()
+            .ToDictionary(t => t.GetProperty("type").GetString()!, t => (Count: t.GetProperty("count").GetInt32(), Bytes: t.GetProperty("bytes").GetInt64()));
+        using var expected = Checkpoints.Gguf.GgufAssets.Json("tensor-types.json");
+        var counts = expected.RootElement.GetProperty(name).GetProperty("counts").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetInt32());
+        Assert.That(types.ToDictionary(t => t.Key, t => t.Value.Count), Is.EquivalentTo(counts));
+        using var file = Core.Checkpoints.Gguf.GgufFile.Open(Checkpoints.Gguf.GgufAssets.Path(name));
+        Assert.That(types.Values.Sum(t => t.Bytes), Is.EqualTo(file.Tensors.Sum(t => t.ByteLength)));
+    }
+
     [Test]
     public void TextOnStories260K()
     {

@@ -12,7 +12,8 @@ public class NextTokenComparisonTests
         var random = new Random(5);
         const int vocab = 40, positions = 7;
         var comparison = new NextTokenComparison();
-        double kl = 0, nllFull = 0, nllCompressed = 0;
+        double kl = 0, nllFull = 0, nllCompressed = 0, deltaP = 0, deltaP2 = 0;
+        var kls = new List<double>();
         int agreements = 0;
         for (int p = 0; p < positions; p++)
         {
@@ -22,10 +23,26 @@ public class NextTokenComparisonTests
             comparison.Add(full, compressed, target);
 
             double[] pf = Softmax(full), pc = Softmax(compressed);
-            kl += pf.Select((x, i) => x * Math.Log(x / pc[i])).Sum();
+            double positionKl = pf.Select((x, i) => x * Math.Log(x / pc[i])).Sum();
+            kl += positionKl;
+            kls.Add(positionKl);
             if (Array.IndexOf(full, full.Max()) == Array.IndexOf(compressed, compressed.Max())) agreements++;
-            if (target is int t) { nllFull -= Math.Log(pf[t]); nllCompressed -= Math.Log(pc[t]); }
+            if (target is int t)
+            {
+                nllFull -= Math.Log(pf[t]);
+                nllCompressed -= Math.Log(pc[t]);
+                deltaP += pc[t] - pf[t];
+                deltaP2 += (pc[t] - pf[t]) * (pc[t] - pf[t]);
+            }
         }
+        kls.Sort();
+        Assert.That(comparison.MaxKl, Is.EqualTo(kls[^1]).Within(1e-12));
+        Assert.That(comparison.KlPercentile(50), Is.EqualTo(kls[3]).Within(1e-12), "the middle of 7");
+        Assert.That(comparison.KlPercentile(100), Is.EqualTo(kls[^1]).Within(1e-12));
+        Assert.That(comparison.KlPercentile(0), Is.EqualTo(kls[0]).Within(1e-12));
+        Assert.That(comparison.KlPercentile(99), Is.EqualTo(kls[5] + 0.94 * (kls[6] - kls[5])).Within(1e-12), "rank 0.99 * 6 = 5.94");
+        Assert.That(comparison.MeanDeltaP, Is.EqualTo(deltaP / (positions - 1)).Within(1e-12));
+        Assert.That(comparison.RmsDeltaP, Is.EqualTo(Math.Sqrt(deltaP2 / (positions - 1))).Within(1e-12));
         Assert.That(comparison.MeanKl, Is.EqualTo(kl / positions).Within(1e-12));
         Assert.That(comparison.MeanKl, Is.GreaterThan(0));
         Assert.That(comparison.Top1Agreement, Is.EqualTo((double)agreements / positions));
