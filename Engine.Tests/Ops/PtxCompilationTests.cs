@@ -174,8 +174,7 @@ public sealed class PtxCompilationTests
     {
         foreach (var kernel in IlgpuBackend.KernelEntryPoints().Where(m => m.Name == "QuantMatVecDp4aKernel"))
         {
-            string ptx = ((PTXCompiledKernel)_backend!.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
-            Assert.That(ptx, Does.Contain("dp4a.s32.s32"), DisplayName(kernel));
+            Assert.That(Ptx(kernel), Does.Contain("dp4a.s32.s32"), DisplayName(kernel));
         }
     }
 
