@@ -41,10 +41,10 @@ public sealed partial class IlgpuBackend
     /// slots [slotStart, slotEnd) of one sequence, each row masked past its own slot. Leaves the unnormalised
     /// accumulators in acc[qi * headDim + d] and each query's softmax (max, sum) in maxes / sums.
     /// </summary>
-    private static void AttendTile<TP, TF>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values, ArrayView<int> table,
+    private static void AttendTile<TP, TF, TK>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values, ArrayView<int> table,
         ArrayView<int> rowSlot, AttentionParams p, int rowStart, int rowCount, int kvHead, int headStart, int headCount, int slotStart, int slotEnd,
         AttentionTileMemory m)
-        where TP : unmanaged where TF : struct, IElementFormat<TP>
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
     {
         int t = Group.IdxX, threads = Group.DimX, headDim = p.Kv.HeadDim, block = p.SlotBlock;
         int queries = rowCount * headCount;
@@ -67,8 +67,7 @@ public sealed partial class IlgpuBackend
             int n = XMath.Min(block, slotEnd - blockStart);
             for (int j = t; j < n; j += threads) m.SlotBase[j] = p.Kv.SlotOffset(table, kvHead, blockStart + j);
             Group.Barrier();
-            for (int i = t; i < n * headDim; i += threads)
-                m.Slots[i] = default(TF).Widen(keys[m.SlotBase[i / headDim] + i % headDim]);
+            StageRows<TP, TF, TK>(keys, n, headDim, p.PackedKv, m);
             Group.Barrier();
             for (int i = t; i < queries * block; i += threads)
             {
@@ -101,8 +100,7 @@ public sealed partial class IlgpuBackend
                 m.Maxes[qi] = newMax;
                 m.Corrections[qi] = correction;
             }
-            for (int i = t; i < n * headDim; i += threads) // K is no longer read: V replaces it
-                m.Slots[i] = default(TF).Widen(values[m.SlotBase[i / headDim] + i % headDim]);
+            StageRows<TP, TF, TK>(values, n, headDim, p.PackedKv, m); // K is no longer read: V replaces it
             Group.Barrier();
             for (int i = t; i < queries * headDim; i += threads)
             {
@@ -115,12 +113,37 @@ public sealed partial class IlgpuBackend
         }
     }
 
-    [KernelInstance(typeof(float), typeof(F32Format))]
-    [KernelInstance(typeof(ushort), typeof(F16Format))]
-    [KernelInstance(typeof(ushort), typeof(BF16Format))]
-    internal static void PrefillAttentionKernel<TP, TF>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values,
+    /// <summary>
+    /// Widens n slots' rows (offsets in m.SlotBase) of K or V into m.Slots: by 16-byte loads when rows are whole
+    /// packs (packed != 0: headDim a multiple of 4 F32 or 8 16-bit elements), else element by element.
+    /// </summary>
+    private static void StageRows<TP, TF, TK>(ArrayView<TP> pool, int n, int headDim, int packed, AttentionTileMemory m)
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
+    {
+        int t = Group.IdxX, threads = Group.DimX;
+        if (packed != 0)
+        {
+            var packs = pool.Cast<Pack16>();
+            int perPack = default(TK).Count, packsPerRow = headDim / perPack;
+            for (int i = t; i < n * packsPerRow; i += threads)
+            {
+                int j = i / packsPerRow, k = i % packsPerRow;
+                default(TK).Widen(packs[m.SlotBase[j] / perPack + k], m.Slots, j * headDim + k * perPack);
+            }
+        }
+        else
+        {
+            for (int i = t; i < n * headDim; i += threads)
+                m.Slots[i] = default(TF).Widen(pool[m.SlotBase[i / headDim] + i % headDim]);
+        }
+    }
+
+    [KernelInstance(typeof(float), typeof(F32Format), typeof(F32KvPack))]
+    [KernelInstance(typeof(ushort), typeof(F16Format), typeof(F16KvPack))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format), typeof(BF16KvPack))]
+    internal static void PrefillAttentionKernel<TP, TF, TK>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values,
         ArrayView<int> pageTables, ArrayView<int> rowSequence, ArrayView<int> rowSlot, ArrayView<float> output, AttentionParams p)
-        where TP : unmanaged where TF : struct, IElementFormat<TP>
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
     {
         var m = AttentionTileMemory.Allocate();
         int headChunks = (p.Heads / p.Kv.KvHeads + p.HeadsPerTile - 1) / p.HeadsPerTile;
@@ -136,7 +159,7 @@ public sealed partial class IlgpuBackend
             if (!p.Rows.IsDecodeRow(rowSequence, segmentStart)) // the decode kernels' row
             {
                 int slotEnd = p.Rows.Slot(rowSlot, segmentEnd - 1) + 1;
-                AttendTile<TP, TF>(q, keys, values, p.Rows.Table(rowSequence, pageTables, segmentStart), rowSlot, p,
+                AttendTile<TP, TF, TK>(q, keys, values, p.Rows.Table(rowSequence, pageTables, segmentStart), rowSlot, p,
                     segmentStart, segmentEnd - segmentStart, kvHead, headStart, headCount, 0, slotEnd, m);
                 int headDim = p.Kv.HeadDim;
                 for (int i = Group.IdxX; i < (segmentEnd - segmentStart) * headCount * headDim; i += Group.DimX)
@@ -152,12 +175,12 @@ public sealed partial class IlgpuBackend
     }
 
     /// <summary>One group per (decode row from p.FirstDecodeRow, KV head, head chunk, split); rows of longer chunks leave at once.</summary>
-    [KernelInstance(typeof(float), typeof(F32Format))]
-    [KernelInstance(typeof(ushort), typeof(F16Format))]
-    [KernelInstance(typeof(ushort), typeof(BF16Format))]
-    internal static void DecodeAttentionKernel<TP, TF>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values,
+    [KernelInstance(typeof(float), typeof(F32Format), typeof(F32KvPack))]
+    [KernelInstance(typeof(ushort), typeof(F16Format), typeof(F16KvPack))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format), typeof(BF16KvPack))]
+    internal static void DecodeAttentionKernel<TP, TF, TK>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values,
         ArrayView<int> pageTables, ArrayView<int> rowSequence, ArrayView<int> rowSlot, ArrayView<float> partials, AttentionParams p)
-        where TP : unmanaged where TF : struct, IElementFormat<TP>
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
     {
         var m = AttentionTileMemory.Allocate();
         int group = p.Heads / p.Kv.KvHeads;
@@ -170,7 +193,7 @@ public sealed partial class IlgpuBackend
         int length = p.Rows.Slot(rowSlot, row) + 1;
         int start = XMath.Min(length, split * p.SlotsPerSplit);
         int end = XMath.Min(length, start + p.SlotsPerSplit);
-        AttendTile<TP, TF>(q, keys, values, p.Rows.Table(rowSequence, pageTables, row), rowSlot, p, row, 1, kvHead, headStart, headCount, start, end, m);
+        AttendTile<TP, TF, TK>(q, keys, values, p.Rows.Table(rowSequence, pageTables, row), rowSlot, p, row, 1, kvHead, headStart, headCount, start, end, m);
         int headDim = p.Kv.HeadDim;
         for (int h = 0; h < headCount; h++)
         {
@@ -259,6 +282,8 @@ public sealed partial class IlgpuBackend
         {
             Kv = pool.Layout, Rows = rows, Heads = shape.Heads, Scale = shape.Scale,
             SlotBlock = SlotBlock(shape.HeadDim), HeadsPerTile = Math.Min(group, tileQueries),
+            PackedKv = shape.HeadDim % (16 / DTypes.SizeOf(pool.DType)) == 0
+                && ((IlgpuArray)pool.Keys).ByteOffset % 16 == 0 && ((IlgpuArray)pool.Values).ByteOffset % 16 == 0 ? 1 : 0,
         };
         p.RowsPerTile = Math.Max(1, tileQueries / p.HeadsPerTile);
         int headChunks = (group + p.HeadsPerTile - 1) / p.HeadsPerTile;
@@ -297,19 +322,19 @@ public sealed partial class IlgpuBackend
     {
         switch (pool.DType)
         {
-            case DType.F32: LaunchAttentionOf<float, F32Format>(isDecode, pool, config, q, pageTables, rowSequence, rowSlot, target, p); break;
-            case DType.F16: LaunchAttentionOf<ushort, F16Format>(isDecode, pool, config, q, pageTables, rowSequence, rowSlot, target, p); break;
-            case DType.BF16: LaunchAttentionOf<ushort, BF16Format>(isDecode, pool, config, q, pageTables, rowSequence, rowSlot, target, p); break;
+            case DType.F32: LaunchAttentionOf<float, F32Format, F32KvPack>(isDecode, pool, config, q, pageTables, rowSequence, rowSlot, target, p); break;
+            case DType.F16: LaunchAttentionOf<ushort, F16Format, F16KvPack>(isDecode, pool, config, q, pageTables, rowSequence, rowSlot, target, p); break;
+            case DType.BF16: LaunchAttentionOf<ushort, BF16Format, BF16KvPack>(isDecode, pool, config, q, pageTables, rowSequence, rowSlot, target, p); break;
             default: throw new ArgumentException($"KV pool dtype {pool.DType} is not supported");
         }
     }
 
-    private void LaunchAttentionOf<TP, TF>(bool isDecode, KvPool pool, KernelConfig config, DeviceArray q, DeviceArray pageTables,
+    private void LaunchAttentionOf<TP, TF, TK>(bool isDecode, KvPool pool, KernelConfig config, DeviceArray q, DeviceArray pageTables,
         ArrayView<int> rowSequence, ArrayView<int> rowSlot, DeviceArray target, AttentionParams p)
-        where TP : unmanaged where TF : struct, IElementFormat<TP>
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
     {
         var kernel = Kernel<ArrayView<float>, ArrayView<TP>, ArrayView<TP>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionParams>(
-            isDecode ? DecodeAttentionKernel<TP, TF> : PrefillAttentionKernel<TP, TF>);
+            isDecode ? DecodeAttentionKernel<TP, TF, TK> : PrefillAttentionKernel<TP, TF, TK>);
         kernel(config, ViewOf<float>(q), ViewOf<TP>(pool.Keys), ViewOf<TP>(pool.Values), ViewOf<int>(pageTables), rowSequence, rowSlot, ViewOf<float>(target), p);
     }
 

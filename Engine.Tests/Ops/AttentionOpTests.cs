@@ -41,6 +41,13 @@ public sealed class AttentionOpTests(string backend) : OpTestBase(backend)
         finally { ilgpu.AttentionThreadsOverride = null; }
     }
 
+    [Test]
+    public void HeadDimensionsOfPartialPacksMatchReference([Values(1, 7)] int queries)
+    {
+        // 12 bf16 elements are 1.5 16-byte packs: ILGPU stages such K/V rows element by element.
+        RunCase(DType.BF16, 4, 2, 12, 50, queries);
+    }
+
     private void RunCase(DType poolType, int heads, int kvHeads, int headDim, int length, int queries)
     {
         var rng = Rng(poolType, heads, kvHeads, headDim, length, queries);
