@@ -16,58 +16,59 @@ public sealed partial class IlgpuBackend
     internal static readonly FastKernel OneLaunchDecodeAttention = FastKernel.Register("DecodeAttentionOneLaunchKernel", "DecodeAttentionKernel+CombineDecodeKernel", 1e-5,
         (backend, random) => backend.CompareDecodeAttention(random));
 
-    /// <summary>Arrival counters, one per (decode row, head), zero between launches.</summary>
+    /// <summary>Arrival counters, one per (decode row, KV head, head chunk), zero between launches.</summary>
     private DeviceArray? _arrivals;
     /// <summary>Set by the self-check to run one path or the other; null: the self-checked choice.</summary>
     private bool? _oneLaunchOverride;
 
-    [KernelInstance(typeof(float), typeof(F32Format))]
-    [KernelInstance(typeof(ushort), typeof(F16Format))]
-    [KernelInstance(typeof(ushort), typeof(BF16Format))]
-    internal static void DecodeAttentionOneLaunchKernel<TP, TF>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values, ArrayView<int> pageTables,
+    [KernelInstance(typeof(float), typeof(F32Format), typeof(F32KvPack))]
+    [KernelInstance(typeof(ushort), typeof(F16Format), typeof(F16KvPack))]
+    [KernelInstance(typeof(ushort), typeof(BF16Format), typeof(BF16KvPack))]
+    internal static void DecodeAttentionOneLaunchKernel<TP, TF, TK>(ArrayView<float> q, ArrayView<TP> keys, ArrayView<TP> values, ArrayView<int> pageTables,
         ArrayView<int> rowSequence, ArrayView<int> rowSlot, ArrayView<float> partials, ArrayView<int> arrivals, ArrayView<float> output, AttentionParams p)
-        where TP : unmanaged where TF : struct, IElementFormat<TP>
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
     {
-        if (!DecodeSplit<TP, TF>(q, keys, values, pageTables, rowSequence, rowSlot, partials, p, out int row, out int head)) return;
+        if (!DecodeSplit<TP, TF, TK>(q, keys, values, pageTables, rowSequence, rowSlot, partials, p, out int row, out int headStart, out int headCount)) return;
         var isLast = SharedMemory.Allocate<int>(1);
-        int rowHead = Grid.IdxX / p.Splits;
+        int tile = Grid.IdxX / p.Splits;
         MemoryFence.DeviceLevel(); // this group's partial is visible before it counts itself
         Group.Barrier();
-        if (Group.IdxX == 0) isLast[0] = Atomic.Add(ref arrivals[rowHead], 1) == p.Splits - 1 ? 1 : 0;
+        if (Group.IdxX == 0) isLast[0] = Atomic.Add(ref arrivals[tile], 1) == p.Splits - 1 ? 1 : 0;
         Group.Barrier();
         if (isLast[0] == 0) return;
         MemoryFence.DeviceLevel();
-        CombineSplits(partials, rowHead, row, head, output, p);
-        if (Group.IdxX == 0) arrivals[rowHead] = 0;
+        for (int head = headStart; head < headStart + headCount; head++)
+            CombineSplits(partials, (row - p.FirstDecodeRow) * p.Heads + head, row, head, output, p);
+        if (Group.IdxX == 0) arrivals[tile] = 0;
     }
 
     /// <summary>Whether decode attention runs in one launch (the self-checked choice, unless the self-check itself is choosing).</summary>
     private bool DecodeAttentionInOneLaunch => _oneLaunchOverride ?? UseFast(OneLaunchDecodeAttention);
 
     private void LaunchDecodeAttentionOneLaunch(KvPool pool, KernelConfig config, DeviceArray q, DeviceArray pageTables, ArrayView<int> rowSequence,
-        ArrayView<int> rowSlot, DeviceArray partials, DeviceArray output, int rowHeads, AttentionParams p)
+        ArrayView<int> rowSlot, DeviceArray partials, DeviceArray output, int tiles, AttentionParams p)
     {
-        if (_arrivals is null || _arrivals.Length < rowHeads)
+        if (_arrivals is null || _arrivals.Length < tiles)
         {
             _arrivals?.Dispose();
-            _arrivals = Allocate(DType.I32, Math.Max(rowHeads, 256));
+            _arrivals = Allocate(DType.I32, Math.Max(tiles, 256));
             Upload<int>(_arrivals, new int[_arrivals.Length]);
         }
         switch (pool.DType)
         {
-            case DType.F32: LaunchDecodeAttentionOneLaunchOf<float, F32Format>(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, p); break;
-            case DType.F16: LaunchDecodeAttentionOneLaunchOf<ushort, F16Format>(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, p); break;
-            case DType.BF16: LaunchDecodeAttentionOneLaunchOf<ushort, BF16Format>(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, p); break;
+            case DType.F32: LaunchDecodeAttentionOneLaunchOf<float, F32Format, F32KvPack>(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, p); break;
+            case DType.F16: LaunchDecodeAttentionOneLaunchOf<ushort, F16Format, F16KvPack>(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, p); break;
+            case DType.BF16: LaunchDecodeAttentionOneLaunchOf<ushort, BF16Format, BF16KvPack>(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, p); break;
             default: throw new ArgumentException($"KV pool dtype {pool.DType} is not supported");
         }
     }
 
-    private void LaunchDecodeAttentionOneLaunchOf<TP, TF>(KvPool pool, KernelConfig config, DeviceArray q, DeviceArray pageTables, ArrayView<int> rowSequence,
+    private void LaunchDecodeAttentionOneLaunchOf<TP, TF, TK>(KvPool pool, KernelConfig config, DeviceArray q, DeviceArray pageTables, ArrayView<int> rowSequence,
         ArrayView<int> rowSlot, DeviceArray partials, DeviceArray output, AttentionParams p)
-        where TP : unmanaged where TF : struct, IElementFormat<TP>
+        where TP : unmanaged where TF : struct, IElementFormat<TP> where TK : struct, IKvPackFormat
     {
         Kernel<ArrayView<float>, ArrayView<TP>, ArrayView<TP>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, AttentionParams>(
-            DecodeAttentionOneLaunchKernel<TP, TF>)(config, ViewOf<float>(q), ViewOf<TP>(pool.Keys), ViewOf<TP>(pool.Values), ViewOf<int>(pageTables),
+            DecodeAttentionOneLaunchKernel<TP, TF, TK>)(config, ViewOf<float>(q), ViewOf<TP>(pool.Keys), ViewOf<TP>(pool.Values), ViewOf<int>(pageTables),
             rowSequence, rowSlot, ViewOf<float>(partials), ViewOf<int>(_arrivals!), ViewOf<float>(output), p);
     }
 

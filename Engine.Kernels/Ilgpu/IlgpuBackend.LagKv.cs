@@ -44,7 +44,7 @@ public sealed partial class IlgpuBackend : ILagKvOps
     {
         ArrayView<TP> keys = ViewOf<TP>(pool.Keys), values = ViewOf<TP>(pool.Values);
         Kernel<ArrayView<TP>, ArrayView<TP>, ArrayView<int>, LagKvGrid, ArrayView<float>, ArrayView<float>>(LagKvMinMaxKernel<TP, TF>)(
-            GridStride(lo.Length), keys, values, pages, g, lo, hi);
+            new KernelConfig(g.Jobs * 2 * ((g.Geometry.HeadDim + LagKvMinMaxChannels - 1) / LagKvMinMaxChannels), GroupSize), keys, values, pages, g, lo, hi);
         Kernel<ArrayView<TP>, ArrayView<TP>, ArrayView<int>, LagKvGrid, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LagKvStdKernel<TP, TF>)(
             GridStride(std.Length), keys, values, pages, g, lo, hi, std);
     }

@@ -23,6 +23,9 @@ public struct KvRowMap
     public readonly ArrayView<int> Table(ArrayView<int> rowSequence, ArrayView<int> tables, int row) =>
         Batched == 0 ? tables : tables.SubView((long)rowSequence[row] * TableStride, TableStride);
 
+    /// <summary>Whether two rows of the step belong to the same sequence.</summary>
+    public readonly bool SameSequence(ArrayView<int> rowSequence, int row, int other) => Batched == 0 || rowSequence[row] == rowSequence[other];
+
     /// <summary>Whether the row is its sequence's only row in the step (a decode row).</summary>
     public readonly bool IsDecodeRow(ArrayView<int> rowSequence, int row)
     {

@@ -4,9 +4,9 @@ using ILGPU.Algorithms;
 namespace Engine.Kernels.Ilgpu;
 
 /// <summary>
-/// LagKV's kernels (docs/lagkv.md): statistics in fp32 whatever the pool dtype; every kernel is a
-/// grid-stride loop over independent elements, so the same source runs on CUDA, OpenCL and the CPU
-/// simulator. Jobs are (KV head, partition) pairs: job = head * partitions + p. The launchers are in
+/// LagKV's kernels (docs/lagkv.md): statistics in fp32 whatever the pool dtype; every kernel but the
+/// min/max (groups over tokens) is a grid-stride loop over independent elements, so the same source runs on
+/// CUDA, OpenCL and the CPU simulator. Jobs are (KV head, partition) pairs: job = head * partitions + p. The launchers are in
 /// IlgpuBackend.LagKv.cs.
 /// </summary>
 public sealed partial class IlgpuBackend
@@ -14,7 +14,15 @@ public sealed partial class IlgpuBackend
     private static long GridStrideStart => Grid.GlobalIndex.X;
     private static long GridStrideStep => (long)Grid.DimX * Group.DimX;
 
-    /// <summary>lo/hi [jobs, 2 (K, V), dim]: per-channel min and max over the reference (next) partition.</summary>
+    /// <summary>Channels per min/max group: a warp's worth, so each token row is read in coalesced 32-channel runs.</summary>
+    internal const int LagKvMinMaxChannels = 32;
+
+    /// <summary>
+    /// lo/hi [jobs, 2 (K, V), dim]: per-channel min and max over the reference (next) partition. One group per
+    /// (job, K or V, block of 32 channels); its threads are 32 channels x (threads / 32) token lanes, each lane
+    /// striding over the partition's tokens; the lanes' results are then merged in shared memory. Parallel over
+    /// tokens, so a 1024-token partition takes a few dozen loads per thread rather than 1024.
+    /// </summary>
     [KernelInstance(typeof(float), typeof(F32Format))]
     [KernelInstance(typeof(ushort), typeof(F16Format))]
     [KernelInstance(typeof(ushort), typeof(BF16Format))]
@@ -22,25 +30,37 @@ public sealed partial class IlgpuBackend
         LagKvGrid g, ArrayView<float> lo, ArrayView<float> hi)
         where TP : unmanaged where TF : struct, IElementFormat<TP>
     {
+        var mins = SharedMemory.Allocate<float>(MaxAttentionGroup);
+        var maxes = SharedMemory.Allocate<float>(MaxAttentionGroup);
         int dim = g.Geometry.HeadDim;
-        long total = (long)g.Jobs * 2 * dim;
-        for (long i = GridStrideStart; i < total; i += GridStrideStep)
-        {
-            int d = (int)(i % dim);
-            long zJob = i / dim;
-            int z = (int)(zJob % 2), job = (int)(zJob / 2);
-            int head = job / g.Partitions, p = job % g.Partitions;
-            int first = g.WindowStart + (p + 1) * g.Lag;
-            ArrayView<TP> pool = z == 0 ? poolKeys : poolValues;
-            float min = float.PositiveInfinity, max = float.NegativeInfinity;
-            for (int t = 0; t < g.Lag; t++)
+        int channelBlocks = (dim + LagKvMinMaxChannels - 1) / LagKvMinMaxChannels;
+        int zJob = Grid.IdxX / channelBlocks, channelBlock = Grid.IdxX % channelBlocks;
+        int z = zJob % 2, job = zJob / 2;
+        int head = job / g.Partitions, p = job % g.Partitions;
+        int first = g.WindowStart + (p + 1) * g.Lag;
+        int channel = Group.IdxX % LagKvMinMaxChannels, lane = Group.IdxX / LagKvMinMaxChannels, lanes = Group.DimX / LagKvMinMaxChannels;
+        int d = channelBlock * LagKvMinMaxChannels + channel;
+        ArrayView<TP> pool = z == 0 ? poolKeys : poolValues;
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        if (d < dim)
+            for (int t = lane; t < g.Lag; t += lanes)
             {
                 float v = default(TF).Widen(pool[g.SlotOffset(pageTable, head, first + t) + d]);
                 min = XMath.Min(min, v);
                 max = XMath.Max(max, v);
             }
-            lo[i] = min;
-            hi[i] = max;
+        mins[Group.IdxX] = min;
+        maxes[Group.IdxX] = max;
+        Group.Barrier();
+        if (lane == 0 && d < dim)
+        {
+            for (int l = 1; l < lanes; l++)
+            {
+                min = XMath.Min(min, mins[l * LagKvMinMaxChannels + channel]);
+                max = XMath.Max(max, maxes[l * LagKvMinMaxChannels + channel]);
+            }
+            lo[(long)zJob * dim + d] = min;
+            hi[(long)zJob * dim + d] = max;
         }
     }
 

@@ -110,6 +110,16 @@ public sealed class PtxCompilationTests
         Assert.That(Count(Sass(DisplayName(kernel)), @"\bLDG\.E\.128\b"), Is.GreaterThanOrEqualTo(6), "four weight packs and two x packs per iteration");
     }
 
+    /// <summary>Attention stages K and V rows by 128-bit global loads (decode and prefill share the staging).</summary>
+    [Test]
+    public void DecodeAttentionSassLoadsKvBySixteenBytes()
+    {
+        var kernel = IlgpuBackend.KernelEntryPoints().First(m => m.Name == "DecodeAttentionKernel" && m.GetGenericArguments()[2] == typeof(BF16KvPack));
+        var (exitCode, output) = Ptxas(Ptx(kernel, IlgpuBackend.CudaOptimization(KernelSet.Fast)), DisplayName(kernel), "", keepCubin: true);
+        Assert.That(exitCode, Is.EqualTo(0), output);
+        Assert.That(Count(Sass(DisplayName(kernel)), @"\bLDG\.E\.128\b"), Is.GreaterThanOrEqualTo(2), "one for K rows, one for V rows");
+    }
+
     private static int Count(string text, string pattern) => Regex.Matches(text, pattern).Count;
 
     private static string CubinPath(string name) => Path.Combine(Path.GetTempPath(), $"engine-{Environment.ProcessId}-{name}.cubin");
