@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Engine.Core;
-using Engine.Core.Checkpoints;
 using Engine.Core.Config;
 using Engine.Core.Hub;
 using Engine.Cli.Formatting;

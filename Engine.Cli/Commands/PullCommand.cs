@@ -15,7 +15,7 @@ internal static class PullCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "A name from models.json (see: engine models) or an org/name repo id, optionally @revision" };
+        var model = new Argument<string>("model") { Description = "A name from models.json (see: engine models) or an org/name repo id, optionally :QUANT_TAG (one GGUF file, as llama.cpp -hf) and @revision" };
         var revision = new Option<string?>("--revision") { Description = "Branch, tag or commit hash to download (default: the registry's, else main)" };
         var command = new Command("pull", "Download a model from the Hugging Face hub into the local cache (HF_HUB_CACHE / HF_HOME)");
         command.Arguments.Add(model);

@@ -9,7 +9,7 @@ namespace Engine.Cli.Options;
 /// </summary>
 internal static class CommonOptions
 {
-    public const string ModelDescription = "Model: a registry name, an org/name repo id, a local folder or a weights file in it";
+    public const string ModelDescription = "Model: a registry name, an org/name repo id (org/name:Q4_K_M for one of its GGUF files), a local folder, a weights file in it or a .gguf file";
 
     public static Option<string> Model(string description = ModelDescription) =>
         new("--model", "-m") { Description = description, Required = true };

@@ -63,9 +63,10 @@ public sealed partial record ModelReference(string Argument, string? Folder, str
         int end = argument.IndexOf('@', colon);
         if (end < 0) end = argument.Length;
         string tag = argument[(colon + 1)..end];
-        if (!QuantTagPattern().IsMatch(tag))
-            throw new EngineException($"model '{argument}': '{tag}' is not a quant tag (letters, digits, '_', '-' and '.', e.g. Q4_K_M)");
-        return (argument[..colon] + argument[end..], tag);
+        if (QuantTagPattern().IsMatch(tag)) return (argument[..colon] + argument[end..], tag);
+        // Not a tag: a path such as C:\models is left to the not-found error; after a repo id it is a bad tag.
+        if (!IsRepoId(argument[..colon])) return (argument, null);
+        throw new EngineException($"model '{argument}': '{tag}' is not a quant tag (letters, digits, '_', '-' and '.', e.g. Q4_K_M)");
     }
 
     /// <summary>True for <c>org/name</c> with hub-legal characters on both sides.</summary>

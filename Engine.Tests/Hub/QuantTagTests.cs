@@ -55,6 +55,7 @@ public class QuantTagTests
         Assert.That(Parse("org/x:Q4_K_M@dev").PullName, Is.EqualTo("org/x:Q4_K_M@dev"));
         Assert.That(Parse("org/x").QuantTag, Is.Null);
         Assert.That(() => Parse("org/x:"), Throws.TypeOf<EngineException>().With.Message.Contains("is not a quant tag"));
+        Assert.That(() => Parse("C:\\nowhere\\model"), Throws.TypeOf<EngineException>().With.Message.Contains("no such folder"), "a drive letter is no tag");
         Assert.That(() => ModelReference.Parse("qwen2.5-0.5b:Q4_K_M", () => ModelRegistry.Default),
             Throws.TypeOf<EngineException>().With.Message.Contains("registry name"));
     }

@@ -36,6 +36,34 @@ public class PagedKvCacheTests
     }
 
     [Test]
+    public void AShortPoolAsksItsReclaimersForIdleSequencesUntilTheReservationFits()
+    {
+        var config = TinyModel.Llama();
+        using var backend = new Support.ReferenceBackend();
+        using var cache = new PagedKvCache(backend, config, pageCount: 16, pageSize: 16, Engine.Core.DType.F32);
+        var idle = new Queue<KvSequence>();
+        for (int i = 0; i < 3; i++)
+        {
+            var sequence = cache.CreateSequence();
+            sequence.Layers[0].Grow(4 * 16); // 4 pages each: 12 of 16 held
+            idle.Enqueue(sequence);
+        }
+        int asked = 0;
+        using (cache.AddReclaimer(() => { asked++; if (idle.Count == 0) return false; idle.Dequeue().Dispose(); return true; }))
+        {
+            Assert.That(cache.CanReserve(4), Is.True);
+            Assert.That(asked, Is.Zero, "a pool with room asks nobody");
+            Assert.That(cache.CanReserve(9), Is.True, "two idle sequences were enough");
+            Assert.That(idle, Has.Count.EqualTo(1));
+            Assert.That(cache.CanReserve(17), Is.False, "more than the pool: every idle sequence went, in vain");
+            Assert.That(idle, Is.Empty);
+        }
+        asked = 0;
+        Assert.That(cache.CanReserve(17), Is.False);
+        Assert.That(asked, Is.Zero, "an unregistered reclaimer is not asked");
+    }
+
+    [Test]
     public void ReservationsArePromisedAndKeptApartFromOtherSequences()
     {
         var config = TinyModel.Llama();
