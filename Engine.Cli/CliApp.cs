@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Engine.Cli.Commands;
+using Engine.Cli.Progress;
 using Engine.Core;
+using Engine.Core.Hub;
 
 namespace Engine.Cli;
 
@@ -48,6 +50,7 @@ public static class CliApp
         }
         bool verbose = parsed.GetValue(Verbose);
         CurrentCancellation.Value = cancellation;
+        ModelLocator.QuantTagPullProgress = new PlainPullProgress(stderr);
         try
         {
             return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });

@@ -2,7 +2,8 @@ namespace Engine.Core.Hub;
 
 /// <summary>
 /// Turns a <c>--model</c> argument (a registry name, an org/name repo id, or a local folder) into the folder
-/// holding the model's files, reading hub models in place from the Hugging Face cache.
+/// holding the model's files, reading hub models in place from the Hugging Face cache (a reference with a quant tag
+/// pulls its one GGUF file when it is not cached yet; anything else is fetched by <c>engine pull</c>).
 /// </summary>
 public static class ModelLocator
 {
@@ -16,8 +17,25 @@ public static class ModelLocator
     {
         var reference = ModelReference.Parse(model, registry);
         if (reference.Folder is not null) return new ResolvedModel(reference.Folder, null, null, null, null);
-        return FindInCache(reference, new HubCacheLayout(environment.CacheRoot))
-            ?? throw NotPresent(reference, new HubCacheLayout(environment.CacheRoot));
+        var cache = new HubCacheLayout(environment.CacheRoot);
+        var found = FindInCache(reference, cache);
+        if (found is null && reference.QuantTag is not null && !environment.Offline)
+        {
+            // A quant tag names one GGUF file on the hub: like llama.cpp's -hf, it is pulled on first use.
+            new ModelPuller(environment, QuantTagPullProgress ?? new SilentPullProgress())
+                .PullAsync(reference, CancellationToken.None).GetAwaiter().GetResult();
+            found = FindInCache(reference, cache);
+        }
+        return found ?? throw NotPresent(reference, cache);
+    }
+
+    private static readonly AsyncLocal<IPullProgress?> PullProgress = new();
+
+    /// <summary>Where the pull that a <c>--model org/name:TAG</c> starts reports its progress (the CLI sets stderr); silent when unset.</summary>
+    public static IPullProgress? QuantTagPullProgress
+    {
+        get => PullProgress.Value;
+        set => PullProgress.Value = value;
     }
 
     /// <summary>

@@ -321,11 +321,11 @@ public sealed partial class IlgpuBackend
         p.Splits = (maxDecodeLength + p.SlotsPerSplit - 1) / p.SlotsPerSplit;
         int rowHeads = decodeRows.Count * shape.Heads;
         DeviceArray partials = AttentionScratch((long)rowHeads * p.Splits * p.PartialStride);
-        int tiles = decodeRows.Count * shape.KvHeads * headChunks;
-        var config = new KernelConfig(tiles * p.Splits, threads);
+        int decodeTiles = decodeRows.Count * shape.KvHeads * headChunks;
+        var config = new KernelConfig(decodeTiles * p.Splits, threads);
         if (DecodeAttentionInOneLaunch)
         {
-            LaunchDecodeAttentionOneLaunch(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, tiles, p);
+            LaunchDecodeAttentionOneLaunch(pool, config, q, pageTables, rowSequence, rowSlot, partials, output, decodeTiles, p);
             return;
         }
         LaunchAttentionOf(isDecode: true, pool, config, q, pageTables, rowSequence, rowSlot, partials, p);

@@ -131,6 +131,21 @@ public class QuantTagTests
     }
 
     [Test]
+    public void ModelWithAnUncachedTagPullsItsFileOnFirstUse()
+    {
+        _hub.AddFile("stories260K-Q8_0.gguf", File.ReadAllBytes(GgufAssets.Path("stories260K-q8_0.gguf")), lfs: true);
+        _hub.AddFile("stories260K-F32.gguf", File.ReadAllBytes(GgufAssets.Path("stories260K-f32.gguf")), lfs: true);
+        using var _ = HubEnvironment.Use(Environment());
+
+        var (code, output, error) = Run("run", "--model", $"{Repo}:Q8_0", "--prompt", "Once", "--max-tokens", "4", "--temperature", "0");
+        Assert.That(code, Is.Zero, error);
+        Assert.That(error, Does.Contain("stories260K-Q8_0.gguf: downloading"), "the pull reports on stderr");
+        Assert.That(output, Is.Not.Empty);
+        Assert.That(File.Exists(Path.Combine(Snapshot, "stories260K-Q8_0.gguf")) && !File.Exists(Path.Combine(Snapshot, "stories260K-F32.gguf")),
+            "only the tagged file is pulled");
+    }
+
+    [Test]
     public void PulledGgufLoadsThroughTheTag()
     {
         _hub.AddFile("stories260K-Q8_0.gguf", File.ReadAllBytes(GgufAssets.Path("stories260K-q8_0.gguf")), lfs: true);
