@@ -35,7 +35,7 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
         var randomWeights = new Option<bool>("--random-weights") { Description = "Random weights of the model's shape (needs only its config: models.json or config.json)" };
         var dtype = new Option<string?>("--dtype") { Description = "Weight dtype of --random-weights: bf16, f16 or f32 (default: the model's)" };
-        var quantize = new Option<string?>("--quantize") { Description = "Quantize the --random-weights matrices at load: q8_0" };
+        var quantize = QuantizeOption.Create();
         var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
@@ -63,11 +63,10 @@ internal static class BenchCommand
                 Device = pr.GetValue(device)!,
                 Threads = CommonOptions.ReadThreads(pr, threads),
                 Kernels = KernelSetOption.Read(pr, kernels),
+                Quantize = QuantizeOption.Read(pr, quantize),
             };
             bool random = pr.GetValue(randomWeights);
             string? dtypeText = pr.GetValue(dtype);
-            DType? quantizeType = pr.GetValue(quantize) is string q ? QuantizedCheckpoint.ParseType(q) : null;
-            if (quantizeType is not null && !random) throw new EngineException("--quantize needs --random-weights (GGUF files are loaded as they are)");
             if (dtypeText is not null && !random)
                 throw new EngineException("--dtype applies to --random-weights; a checkpoint's weights keep the dtype they are stored in");
             var output = pr.InvocationConfiguration.Output;
@@ -83,7 +82,7 @@ internal static class BenchCommand
             {
                 var levels = BenchConcurrency.ParseLevels(levelsText);
                 var levelOptions = options with { PoolContexts = levels.Max() };
-                using var levelEngine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, quantizeType, levelOptions)
+                using var levelEngine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, levelOptions)
                     : InferenceEngine.Load(name, levelOptions);
                 var levelsJson = BenchConcurrency.Run(levelEngine, settings, levels, kvSettings.Create(levelEngine.Config.NumLayers),
                     lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv), asJson, output);
@@ -96,9 +95,10 @@ internal static class BenchCommand
             PrefillSchedule prefill = lagKv is null ? PrefillSchedule.Default : LagKvPrefill.Auto(lagKv);
             bool cpu;
             stderr.WriteLine($"bench: loading {name}{(random ? " (random weights)" : "")}...");
-            using (var engine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, quantizeType, options) : InferenceEngine.Load(name, options))
+            using (var engine = random ? LoadRandom(name, config with { DType = randomDType ?? config.DType }, options) : InferenceEngine.Load(name, options))
             {
                 policy = kvSettings.Create(engine.Config.NumLayers);
+                if (engine.QuantizationSummary is { } quantized) stderr.WriteLine($"bench: {quantized}");
                 if (kvSettings.CompressionWarning(settings.PromptTokens + settings.GenTokens, "the benchmark's requests") is { } warning)
                     pr.InvocationConfiguration.Error.WriteLine(warning);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");
@@ -144,13 +144,13 @@ internal static class BenchCommand
         DTypes.TryParse(text, out var dtype) && dtype != DType.I32 ? dtype : throw new EngineException($"--dtype '{text}' is not one of bf16, f16, f32");
 
     /// <summary>An engine over random weights of <paramref name="config"/>'s shape and dtype.</summary>
-    private static InferenceEngine LoadRandom(string model, ModelConfig config, DType? quantize, EngineOptions options)
+    private static InferenceEngine LoadRandom(string model, ModelConfig config, EngineOptions options)
     {
         var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
             using var random = new RandomCheckpoint(config, config.DType);
-            using var checkpoint = quantize is DType q ? new QuantizedCheckpoint(random, q) : (ICheckpoint)random;
+            using var checkpoint = options.Quantize is DType q ? new QuantizedCheckpoint(random, q) : (ICheckpoint)random;
             return InferenceEngine.Create(model, backend, checkpoint, config, options: options, ownsBackend: true);
         }
         catch
