@@ -1,4 +1,5 @@
 using Engine.Core;
+using Engine.Core.Checkpoints.Gguf;
 
 namespace Engine.Kernels;
 
@@ -6,13 +7,19 @@ namespace Engine.Kernels;
 /// The op-conformance cases as a runtime check (`engine selftest`): every op of a backend under test against
 /// the SIMD CPU backend (itself tested against the float64 references in Engine.Tests) on identical random
 /// inputs, for machines that have a GPU but no .NET SDK or test runner. Each case reports the largest
-/// difference relative to the reference's scale: max |actual - expected| / (1 + max |expected|).
+/// difference relative to the reference's scale: max |actual - expected| / (1 + max |expected|). The
+/// block-quantized linear and embedding cases give the tested backend the quantized blocks (their
+/// dequantized values where it has no kernels for the type, as model loading does) and the reference the
+/// same blocks: make the reference the SIMD backend's portable kernels (float activations, exact), so the
+/// tested backend's 8-bit activations show as a difference within <see cref="QuantizedTolerance"/>.
 /// </summary>
 public sealed class BackendConformance(IBackend tested, IBackend reference)
 {
     public sealed record CaseResult(string Name, bool Passed, double Error, double Tolerance, string? Failure);
 
     private const double Tolerance = 2e-3; // both sum in F32 in different orders; 16-bit inputs are widened exactly
+    /// <summary>Quantized linear: activations rounded to 8 bits per block (as llama.cpp) are off by up to 1/254 of each block's largest |x|.</summary>
+    public const double QuantizedTolerance = 1.5e-2;
     private readonly Random _random = new(20261207);
     private readonly List<CaseResult> _results = [];
 
@@ -31,6 +38,14 @@ public sealed class BackendConformance(IBackend tested, IBackend reference)
             foreach (var (length, queries) in new[] { (20, 20), (50, 7), (37, 1), (300, 1) })
                 Case($"kv write + attention {d} pool, {queries} queries over {length} slots", () => Attention(dtype, length, queries));
         }
+        foreach (var dtype in DTypes.BlockQuantized)
+        {
+            string d = DTypes.SafetensorsName(dtype).ToLowerInvariant();
+            int block = DTypes.BlockLayout(dtype).Elements;
+            Case($"embedding {d}", () => QuantizedEmbedding(dtype));
+            foreach (int rows in new[] { 1, 3, 5, 70 })
+                Case($"linear {d} rows {rows} in {3 * block}", () => QuantizedLinear(dtype, rows, 3 * block), QuantizedTolerance);
+        }
         Case("rope", Rope);
         Case("silu*mul", SiluMul);
         Case("add", Add);
@@ -38,17 +53,68 @@ public sealed class BackendConformance(IBackend tested, IBackend reference)
         return _results;
     }
 
-    private void Case(string name, Func<double> run)
+    private void Case(string name, Func<double> run, double tolerance = Tolerance)
     {
         try
         {
             double error = run();
-            _results.Add(new CaseResult(name, error <= Tolerance, error, Tolerance, null)); // NaN fails
+            _results.Add(new CaseResult(name, error <= tolerance, error, tolerance, null)); // NaN fails
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _results.Add(new CaseResult(name, false, double.NaN, Tolerance, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ").Trim()}"));
+            _results.Add(new CaseResult(name, false, double.NaN, tolerance, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ").Trim()}"));
         }
+    }
+
+    private double QuantizedEmbedding(DType dtype)
+    {
+        const int vocab = 20, count = 6;
+        int hidden = 2 * DTypes.BlockLayout(dtype).Elements;
+        using var table = RandomBlocks(dtype, vocab * hidden);
+        using var tokens = Ints([3, 0, 19, 17, 3, 11]);
+        return Compare(count * hidden, (b, i, o) => b.Embedding(table[i], tokens[i], o, count, hidden));
+    }
+
+    private double QuantizedLinear(DType dtype, int rows, int inDim)
+    {
+        const int outDim = 37;
+        using var x = Random(DType.F32, rows * inDim);
+        using var weight = RandomBlocks(dtype, outDim * inDim);
+        using var bias = Random(DType.F32, outDim);
+        return Compare(rows * outDim, (b, i, o) => b.Linear(x[i], weight[i], bias[i], o, rows, inDim, outDim));
+    }
+
+    /// <summary>
+    /// Random blocks (random bits, f16 scales set so weights are about +-0.1-1) on both backends; a backend
+    /// without kernels for the type gets their dequantized F32 values.
+    /// </summary>
+    private Pair<DeviceArray> RandomBlocks(DType dtype, int length)
+    {
+        var (block, blockBytes) = DTypes.BlockLayout(dtype);
+        var bytes = new byte[length / block * blockBytes];
+        _random.NextBytes(bytes);
+        int scaleAt = dtype == DType.Q6_K ? 208 : 0;
+        float scale = dtype switch { DType.Q8_0 => 0.005f, DType.Q4_0 => 0.1f, DType.Q5_0 => 0.05f, DType.Q6_K => 0.0005f, _ => 0.003f };
+        for (int b = 0; b < length / block; b++)
+        {
+            BitConverter.TryWriteBytes(bytes.AsSpan(b * blockBytes + scaleAt), BitConverter.HalfToUInt16Bits((Half)scale));
+            if (dtype is DType.Q4_K or DType.Q5_K) BitConverter.TryWriteBytes(bytes.AsSpan(b * blockBytes + 2), BitConverter.HalfToUInt16Bits((Half)scale));
+        }
+        DeviceArray Load(IBackend backend)
+        {
+            if (backend.SupportsWeightType(dtype))
+            {
+                var array = backend.Allocate(dtype, length);
+                backend.Upload<byte>(array, bytes);
+                return array;
+            }
+            var values = new float[length];
+            GgufDequantizer.Dequantize(GgufCheckpoint.GgmlTypeOf(dtype), bytes, values, $"random {dtype}");
+            var widened = backend.Allocate(DType.F32, length);
+            backend.Upload<float>(widened, values);
+            return widened;
+        }
+        return new Pair<DeviceArray>(Load(tested), Load(reference));
     }
 
     private double Embedding(DType dtype)
