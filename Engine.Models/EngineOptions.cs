@@ -10,6 +10,8 @@ public sealed record EngineOptions
     public string Device { get; init; } = "auto";
     /// <summary>ILGPU devices: fast kernels once they pass their self-check (default), or the portable set only (--kernels).</summary>
     public KernelSet Kernels { get; init; } = KernelSet.Fast;
+    /// <summary>Quantize the checkpoint's matrices at load (Q8_0, Q4_0 or Q4_K; see <see cref="Engine.Core.Checkpoints.QuantizedCheckpoint"/>); null: as stored.</summary>
+    public DType? Quantize { get; init; }
     /// <summary>Worker threads of the CPU backend (0: all cores).</summary>
     public int Threads { get; init; }
     /// <summary>Bytes for the KV pool; null: 90% of what is free after the weights, capped at what one full-context sequence needs.</summary>

@@ -58,6 +58,8 @@ public sealed class InferenceEngine : IDisposable
     public int ContextLimit { get; }
     /// <summary>Milliseconds the load took (reading, upload, KV pool).</summary>
     public double LoadMs { get; }
+    /// <summary>What --quantize made of the matrices (types and llama.cpp-style fallbacks), or null without it.</summary>
+    public string? QuantizationSummary { get; private init; }
     /// <summary>The model's tokenizer (tokenizer.json, else tokenizer.model or vocab.json + merges.txt), or null when the folder has none (token ids only).</summary>
     public TextTokenizer? Tokenizer { get; }
     /// <summary>The model's chat template, or null when it has none.</summary>
@@ -76,8 +78,10 @@ public sealed class InferenceEngine : IDisposable
         var defaults = GenerationConfigLoader.Load(folder, config);
         var tokenizer = TextTokenizer.ExistsIn(folder) ? TextTokenizer.Load(folder) : null;
         var chatTemplate = ChatTemplate.Load(folder);
-        using var checkpoint = Checkpoint.Open(folder);
-        WeightSpec.Check(config, checkpoint); // before the device is touched
+        using var opened = Checkpoint.Open(folder);
+        WeightSpec.Check(config, opened); // before the device is touched
+        using var quantized = options.Quantize is DType type ? new QuantizedCheckpoint(opened, type) : null;
+        ICheckpoint checkpoint = (ICheckpoint?)quantized ?? opened;
         var backend = BackendFactory.Create(options.Device, options.Threads, options.Kernels);
         try
         {
@@ -112,7 +116,10 @@ public sealed class InferenceEngine : IDisposable
             var cache = new PagedKvCache(backend, config, pages, options.PageSize, kvDType);
             backend.Synchronize();
             return new InferenceEngine(name, backend, ownsBackend, config, defaults ?? GenerationDefaults.From(config),
-                weights, cache, contextLimit, clock.Elapsed.TotalMilliseconds, tokenizer, chatTemplate, textStreams, options);
+                weights, cache, contextLimit, clock.Elapsed.TotalMilliseconds, tokenizer, chatTemplate, textStreams, options)
+            {
+                QuantizationSummary = (checkpoint as QuantizedCheckpoint)?.Summary,
+            };
         }
         catch
         {

@@ -32,13 +32,14 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed requests (after one warm-up)", DefaultValueFactory = _ => 5 };
+        var quantize = QuantizeOption.Create();
         var context = new Option<int?>("--context") { Description = "Measure decode at this cache length: a prompt of N tokens, prefilled in chunks, then --gen-tokens (replaces --prompt-tokens)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var record = new Option<string?>("--record") { Description = "Append the JSON result as one line to this file" };
         var concurrency = new Option<string?>("--concurrency") { Description = "Levels of concurrent requests, e.g. 1,4,8,16: aggregate and per-sequence speed, TTFT and inter-token latency per level (--repetitions unused)" };
         var probeMiB = new Option<int>("--bandwidth-probe-mib") { Description = "MiB read to measure the CPU's memory bandwidth (must dwarf the caches)", DefaultValueFactory = _ => 1024 };
         var command = new Command("bench", "Measure prefill and decode speed, memory and bandwidth roofline of a model");
-        foreach (var option in new Option[] { model, device, threads, kernels, promptTokens, genTokens, repetitions, context, json, record, probeMiB, concurrency })
+        foreach (var option in new Option[] { model, device, threads, kernels, quantize, promptTokens, genTokens, repetitions, context, json, record, probeMiB, concurrency })
             command.Options.Add(option);
         var randomWeights = new RandomWeightsOptions();
         randomWeights.AddTo(command);
@@ -61,6 +62,7 @@ internal static class BenchCommand
                 Device = pr.GetValue(device)!,
                 Threads = CommonOptions.ReadThreads(pr, threads),
                 Kernels = KernelSetOption.Read(pr, kernels),
+                Quantize = QuantizeOption.Read(pr, quantize),
             };
             var randomSpec = randomWeights.Read(pr);
             bool random = randomSpec is not null;
@@ -92,6 +94,7 @@ internal static class BenchCommand
             using (var engine = randomSpec is not null ? randomSpec.Load(name, config, options) : InferenceEngine.Load(name, options))
             {
                 policy = kvSettings.Create(engine.Config.NumLayers);
+                if (engine.QuantizationSummary is { } quantized) stderr.WriteLine($"bench: {quantized}");
                 if (kvSettings.CompressionWarning(settings.PromptTokens + settings.GenTokens, "the benchmark's requests") is { } warning)
                     pr.InvocationConfiguration.Error.WriteLine(warning);
                 if (!asJson) output.WriteLine($"{engine.Name} on {engine.Backend.Name}: {settings.PromptTokens} prompt + {settings.GenTokens} generated tokens, {settings.Repetitions} run{(settings.Repetitions == 1 ? "" : "s")}");

@@ -77,6 +77,7 @@ internal static class RunCommand
         var prefill = KvPolicyOptions.ParsePrefillChunk(parsed.GetValue(PrefillChunk), kvSettings.LagKv);
 
         using var engine = InferenceEngine.Load(model, engineOptions);
+        if (engine.QuantizationSummary is { } quantized) stderr.WriteLine($"engine: {quantized}");
         var policy = kvSettings.Create(engine.Config.NumLayers);
         if (kvSettings.CompressionWarning(engine.ContextLimit, "the model's context") is { } warning) stderr.WriteLine(warning);
         using var disposablePolicy = policy.Policy as IDisposable;

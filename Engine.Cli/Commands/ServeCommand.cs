@@ -127,6 +127,7 @@ internal static class ServeCommand
             var engine = server.Gateway.Engine;
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"engine: model loaded{(load is null ? "" : " (random weights)")} on {engine.Backend.Name} in {engine.LoadMs / 1000:0.0} s; context {engine.ContextLimit}, {engine.Cache.PageCount} KV pages of {engine.Cache.PageSize} slots; default KV policy {options.DefaultKvPolicy}"));
+            if (engine.QuantizationSummary is { } quantized) stderr.WriteLine($"engine: {quantized}");
         }
         await running;
         stderr.WriteLine("engine: stopped");

@@ -6,7 +6,7 @@ using Engine.Models;
 
 namespace Engine.Cli.Options;
 
-/// <summary>The flags that load an engine, shared by `engine run` and `engine serve`: --device, --threads, --kernels, --kv-memory, --page-size, --kv-dtype.</summary>
+/// <summary>The flags that load an engine, shared by `engine run` and `engine serve`: --device, --threads, --kernels, --quantize, --kv-memory, --page-size, --kv-dtype.</summary>
 public sealed class EngineLoadOptions
 {
     public Option<string> Device { get; } = CommonOptions.Device();
@@ -15,10 +15,11 @@ public sealed class EngineLoadOptions
     public Option<string?> KvDType { get; } = new("--kv-dtype") { Description = "KV cache element type: f32, f16 or bf16 (default: the model's dtype)" };
     public Option<int> Threads { get; } = CommonOptions.Threads();
     public Option<string> Kernels { get; } = KernelSetOption.Create();
+    public Option<string?> Quantize { get; } = QuantizeOption.Create();
 
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { Device, KvMemory, PageSize, KvDType, Threads, Kernels })
+        foreach (Option option in new Option[] { Device, KvMemory, PageSize, KvDType, Threads, Kernels, Quantize })
             command.Options.Add(option);
     }
 
@@ -35,6 +36,7 @@ public sealed class EngineLoadOptions
             Device = parsed.GetValue(Device)!,
             Threads = threads,
             Kernels = KernelSetOption.Read(parsed, Kernels),
+            Quantize = QuantizeOption.Read(parsed, Quantize),
             PageSize = pageSize,
             KvDType = kvDType,
             KvMemoryBytes = parsed.GetValue(KvMemory) is { } memory ? MemorySizeParser.Parse(memory, "--kv-memory") : null,

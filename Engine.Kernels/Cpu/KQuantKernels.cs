@@ -30,8 +30,8 @@ internal static unsafe class KQuantKernels
     {
         int blocks = x.N / 256;
         var rows = new Rows<TRows>(x, r0);
-        int* scales = stackalloc int[8];
-        int* mins = stackalloc int[8];
+        var unpacked = new ScaleMins(); // not stackalloc: a method with localloc is never inlined
+        int* scales = (int*)&unpacked, mins = scales + 8;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
         for (int b = 0; b < blocks; b++)
@@ -176,6 +176,13 @@ internal static unsafe class KQuantKernels
         int total = 0;
         for (int g = 0; g < 16; g++) total += scales[g] * bsums[g];
         return total;
+    }
+
+    /// <summary>A super-block's 8 scales then 8 mins.</summary>
+    [InlineArray(16)]
+    private struct ScaleMins
+    {
+        private int _first;
     }
 
     /// <summary>Pointers to up to 4 consecutive activation rows' q, scales and per-16 sums.</summary>

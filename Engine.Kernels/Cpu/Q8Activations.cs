@@ -21,11 +21,16 @@ internal readonly unsafe struct Q8Activations
     /// <summary>K types: sum(q) per 16 values, row r at BSums + r * N / 16.</summary>
     public readonly short* BSums;
     public readonly int N, Block;
+    /// <summary>Per-row strides of D, S and BSums (precomputed: a division per kernel call cost more than a short row's products).</summary>
+    private readonly int _scaleStride, _sumStride, _bsumStride;
 
     private Q8Activations(byte* buffer, int rows, int n, int block)
     {
         N = n;
         Block = block;
+        _scaleStride = n / block;
+        _sumStride = n / 32;
+        _bsumStride = n / 16;
         Q = (sbyte*)buffer;
         D = (float*)(buffer + Align((long)rows * n));
         S = D + (long)rows * (n / block);
@@ -39,9 +44,9 @@ internal readonly unsafe struct Q8Activations
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
     public sbyte* Row(int r) => Q + (long)r * N;
-    public float* Scales(int r) => D + (long)r * (N / Block);
-    public float* Sums(int r) => S + (long)r * (N / 32);
-    public short* BlockSums(int r) => BSums + (long)r * (N / 16);
+    public float* Scales(int r) => D + (long)r * _scaleStride;
+    public float* Sums(int r) => S + (long)r * _sumStride;
+    public short* BlockSums(int r) => BSums + (long)r * _bsumStride;
 
     /// <summary>Views <paramref name="buffer"/> (at least <see cref="BufferBytes"/>) as the layout; fill it with <see cref="QuantizeRow"/>.</summary>
     public static Q8Activations Over(byte* buffer, int rows, int n, int block) => new(buffer, rows, n, block);

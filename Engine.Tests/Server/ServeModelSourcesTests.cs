@@ -45,7 +45,7 @@ public sealed class ServeModelSourcesTests
     public async Task Without_a_tokenizer_the_load_generator_sends_token_ids()
     {
         // Random weights of a registry shape not present locally have no tokenizer; stories260K's shape stands in.
-        var spec = new RandomWeightsSpec(null, null);
+        var spec = new RandomWeightsSpec(null);
         var config = RandomWeightsSpec.Config(TestServer.ModelFolder);
         await using var server = await TestServer.StartAsync(o => o with { ChatTemplatePath = null }, o => spec.Load(o.Model, config, o.Engine));
         using (var tokenize = await server.PostJsonAsync("/tokenize", """{"content":"Hello"}"""))
