@@ -85,9 +85,9 @@ public sealed class DeviceTokenChoiceTests
     public void DrawsFollowTheFloat64Distribution()
     {
         var rng = new Random(11);
-        const int vocab = 12, draws = 3000;
+        const int vocab = 12, draws = 2000;
         float[] logits = RandomLogits(rng, vocab, ties: false);
-        var options = new SamplingOptions { Temperature = 0.9, TopK = 9, TopP = 0.97 };
+        var options = new SamplingOptions { Temperature = 0.9, MinP = 0.02 }; // few group reductions per row: the simulator is slow
         var rows = Enumerable.Range(0, draws).Select(i => TokenChoice.Of(options, 12345, i, 0, 0, 0)).ToArray();
         var tokens = Run(Enumerable.Repeat(logits, draws).SelectMany(l => l).ToArray(), vocab, rows, []).Select(o => o.Token).ToArray();
 
