@@ -40,6 +40,13 @@ public sealed class BackendConformance(IBackend tested, IBackend reference)
             Case($"linear {d} rows 1 with f32 bias", () => Linear(dtype, 1, 96, biasDType: DType.F32));
             foreach (var (length, queries) in new[] { (20, 20), (50, 7), (37, 1), (300, 1) })
                 Case($"kv write + attention {d} pool, {queries} queries over {length} slots", () => Attention(dtype, length, queries));
+            foreach (int rows in new[] { 1, 3, 12 })
+            {
+                Case($"rmsnorm + linear {d} rows {rows} (gathered)", () => RmsNormLinear(dtype, rows));
+                Case($"linear + residual {d} rows {rows}", () => LinearResidual(dtype, rows, silu: false));
+                Case($"silu*mul + linear + residual {d} rows {rows}", () => LinearResidual(dtype, rows, silu: true));
+            }
+            Case($"rope + kv write {d} pool, batch", () => RopeKvWrite(dtype));
         }
         foreach (var dtype in DTypes.BlockQuantized)
         {
@@ -49,6 +56,7 @@ public sealed class BackendConformance(IBackend tested, IBackend reference)
             foreach (int rows in new[] { 1, 3, 5, 70 })
                 Case($"linear {d} rows {rows} in {3 * block}", () => QuantizedLinear(dtype, rows, 3 * block), QuantizedTolerance);
         }
+        Case("token choice (greedy and sampled rows)", ChooseTokens);
         Case("rope", Rope);
         Case("silu*mul", SiluMul);
         Case("add", Add);
@@ -164,6 +172,94 @@ public sealed class BackendConformance(IBackend tested, IBackend reference)
             b.KvWrite(pools[i], pageTable[i], keys[i], values[i], 0, length);
             b.Attention(q[i], pools[i], pageTable[i], length, o, queries, shape);
         });
+    }
+
+    private double RmsNormLinear(DType dtype, int rows)
+    {
+        const int inDim = 96, outDim = 37, sourceRows = 13;
+        using var x = Random(DType.F32, sourceRows * inDim);
+        using var norm = Random(dtype, inDim);
+        using var weight = Random(dtype, outDim * inDim);
+        using var bias = Random(dtype, outDim);
+        using var indices = Ints(Enumerable.Range(0, rows).Select(r => (r * 5 + 2) % sourceRows).ToArray());
+        using var normed = Random(DType.F32, sourceRows * inDim);
+        return Compare(rows * outDim, (b, i, o) => b.RmsNormLinear(x[i], indices[i], norm[i], 1e-6f, weight[i], bias[i], o, normed[i], rows, inDim, outDim));
+    }
+
+    private double LinearResidual(DType dtype, int rows, bool silu)
+    {
+        const int inDim = 64, outDim = 41;
+        using var x = Random(DType.F32, rows * inDim);
+        using var up = Random(DType.F32, rows * inDim);
+        using var weight = Random(dtype, outDim * inDim);
+        using var bias = Random(dtype, outDim);
+        using var residual = Random(DType.F32, rows * outDim);
+        using var product = Random(DType.F32, rows * outDim);
+        return Compare(rows * outDim, (b, i, o) =>
+        {
+            b.Add(o, residual[i], rows * outDim); // o starts at zero: a copy of the residual
+            if (silu) b.SiluMulLinearResidual(x[i], up[i], weight[i], bias[i], o, product[i], rows, inDim, outDim);
+            else b.LinearResidual(x[i], weight[i], bias[i], o, product[i], rows, inDim, outDim);
+        });
+    }
+
+    /// <summary>A decode row at slot 20 of one sequence and a 3-row chunk of another: q rotated, then the pool's keys and values.</summary>
+    private double RopeKvWrite(DType poolType)
+    {
+        const int heads = 4, kvHeads = 2, headDim = 16, pageSize = 8, pages = 6, rows = 4;
+        int qLength = rows * heads * headDim, kvLength = rows * kvHeads * headDim;
+        using var pools = new Pair<KvPool>(new KvPool(tested, pages, kvHeads, pageSize, headDim, poolType), new KvPool(reference, pages, kvHeads, pageSize, headDim, poolType));
+        using var rowSequence = Ints([0, 1, 1, 1]);
+        using var rowSlot = Ints([20, 0, 1, 2]);
+        using var tables = Ints([4, 1, 5, 2, 0, 3]); // stride 3
+        using var positions = Ints([20, 0, 1, 2]);
+        using var invFreq = Floats(Enumerable.Range(0, headDim / 2).Select(j => (float)Math.Pow(10000, -2.0 * j / headDim)).ToArray());
+        using var q = Random(DType.F32, qLength);
+        using var k = Random(DType.F32, kvLength);
+        using var v = Random(DType.F32, kvLength);
+        BatchSequence[] sequences = [new(0, 1, 20), new(1, 3, 0)];
+        long poolLength = pools[0].Keys.Length;
+        return Compare(qLength + (int)(2 * poolLength), (b, i, o) =>
+        {
+            var batch = new KvBatchLayer(sequences, 3, rowSequence[i], rowSlot[i], tables[i]);
+            var rotated = o.View(0, qLength);
+            b.Add(rotated, q[i], qLength);
+            b.RopeKvWrite(rotated, k[i], v[i], positions[i], invFreq[i], pools[i], batch, heads);
+            var keys = o.View(qLength, poolLength);
+            var values = o.View(qLength + poolLength, poolLength);
+            // The pool widened to F32 through the embedding gather (one row per page).
+            long perPage = pools[i].ElementsPerPage;
+            using var pageIds = b.Allocate(DType.I32, pages);
+            b.Upload<int>(pageIds, Enumerable.Range(0, pages).ToArray());
+            b.Embedding(pools[i].Keys, pageIds, keys, pages, (int)perPage);
+            b.Embedding(pools[i].Values, pageIds, values, pages, (int)perPage);
+        });
+    }
+
+    /// <summary>Four rows of random logits, greedy and sampled with penalties: the same tokens as the reference backend.</summary>
+    private double ChooseTokens()
+    {
+        const int vocab = 300, rows = 4;
+        var settings = new[]
+        {
+            TokenChoice.Of(new Core.Sampling.SamplingOptions { Temperature = 0 }, 0, 0, 0, 0, 0),
+            TokenChoice.Of(new Core.Sampling.SamplingOptions { Temperature = 0, RepetitionPenalty = 1.3, PresencePenalty = 0.5 }, 0, 0, 0, 6, 2),
+            TokenChoice.Of(new Core.Sampling.SamplingOptions { Temperature = 0.8, TopK = 40, TopP = 0.9, MinP = 0.01 }, 42, 3, 0, 0, 0),
+            TokenChoice.Of(new Core.Sampling.SamplingOptions { Temperature = 1.1, TopP = 0.95, FrequencyPenalty = 0.4 }, 7, 11, 2, 4, 4),
+        };
+        var encoded = new int[rows * TokenChoice.Ints];
+        for (int r = 0; r < rows; r++) settings[r].Write(encoded.AsSpan(r * TokenChoice.Ints, TokenChoice.Ints));
+        using var logits = Random(DType.F32, rows * vocab);
+        using var choices = Ints(encoded);
+        using var history = Ints([5, 17, 5, 250, 17, 99]);
+        using var outputs = new Pair<DeviceArray>(tested.Allocate(DType.I32, rows * TokenChoice.Outputs), reference.Allocate(DType.I32, rows * TokenChoice.Outputs));
+        var actual = new int[rows * TokenChoice.Outputs];
+        var expected = new int[rows * TokenChoice.Outputs];
+        tested.ChooseTokens(logits[0], rows, vocab, choices[0], history[0], outputs[0]);
+        reference.ChooseTokens(logits[1], rows, vocab, choices[1], history[1], outputs[1]);
+        tested.Download<int>(outputs[0], actual);
+        reference.Download<int>(outputs[1], expected);
+        return actual.AsSpan().SequenceEqual(expected) ? 0 : double.PositiveInfinity;
     }
 
     private double Rope()

@@ -33,8 +33,9 @@ public sealed class TransferCounters
 
 /// <summary>
 /// Device work the host issued, counted by the ILGPU backend the same way on every accelerator (the CPU
-/// simulator and CUDA alike): kernel launches, and host syncs (every Synchronize, every Download, and every
-/// Upload, since ILGPU 1.5.3's copy from the host waits for its stream).
+/// simulator and CUDA alike): kernel launches, and host syncs (every Synchronize and every Download, and an Upload
+/// only where it waits: one too large for the pinned staging arena, or one that finds the arena full; see
+/// IlgpuBackend.Staging.cs. An asynchronous copy is not a host sync).
 /// </summary>
 public sealed class LaunchCounters
 {

@@ -250,7 +250,7 @@ public sealed partial class IlgpuBackend
             _choiceMarks = Allocate(DType.I32, cells);
         }
         Kernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<int>, ArrayView<int>, int>(ChooseTokensKernel)(
-            new KernelConfig(rows, GroupSize), ViewOf<float>(logits), ViewOf<int>(choices), ViewOf<int>(history), ViewOf<double>(_choiceScratch!),
+            new KernelConfig(rows, Kind == BackendKind.IlgpuCpu ? Accelerator.WarpSize : GroupSize), ViewOf<float>(logits), ViewOf<int>(choices), ViewOf<int>(history), ViewOf<double>(_choiceScratch!),
             ViewOf<int>(_choiceMarks), ViewOf<int>(output), vocab);
     }
 
