@@ -25,7 +25,7 @@ internal static partial class EvalQuantCommand
     {
         var model = CommonOptions.Model("Reference model: a registry name, an org/name[:TAG] repo id, a folder or a GGUF file");
         var quantized = new Option<string>("--quantized", "-q")
-        { Description = "The quantized model (a GGUF file, folder or hub reference), or a --quantize type applied to --model: q8_0", Required = true };
+        { Description = "The quantized model (a GGUF file, folder or hub reference), or a --quantize type applied to --model: " + QuantizedCheckpoint.Choices, Required = true };
         var text = new Option<string?>("--text") { Description = "Text file to evaluate (default: built-in plain sentences)" };
         var tokens = new Option<int?>("--tokens") { Description = $"Evaluate at most this many tokens of the text (default: all of a --text; {DefaultFillerChunks} chunks of the built-in text)" };
         var ctx = new Option<int>("--ctx", "-c") { Description = "Chunk size in tokens, as llama-perplexity's -c (at most the context); the second half of each chunk is scored", DefaultValueFactory = _ => DefaultChunk };

@@ -17,7 +17,7 @@ internal static class QuantizeCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var type = new Option<string>("--type") { Description = "Quantization type of the matrices: q8_0", Required = true };
+        var type = new Option<string>("--type") { Description = $"Quantization type of the matrices: {QuantizedCheckpoint.Choices}", Required = true };
         var output = new Option<string?>("--out", "-o") { Description = "GGUF file to write (default: <model name>-<TYPE>.gguf in the current folder)" };
         var command = new Command("quantize", "Write a model as a quantized GGUF file (llama.cpp loads it too)");
         foreach (var option in new Option[] { model, type, output }) command.Options.Add(option);
